@@ -1,0 +1,41 @@
+# The two commands: `make run` (try it) and `make test` (everything CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit postgres e2e clean
+
+run: $(INSTALLED)
+	$(BIN)/sspr demo --host 127.0.0.1 --port 8000
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(INSTALLED)
+	scripts/ensure-system-packages
+	$(MAKE) lint typecheck
+	$(BIN)/pytest -q
+	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests scripts
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+unit: $(INSTALLED)
+	$(BIN)/pytest -q -m "not e2e"
+
+postgres: $(INSTALLED)
+	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
+
+e2e: $(INSTALLED)
+	$(BIN)/pytest -q -m e2e
+
+clean:
+	rm -rf $(VENV) var build src/*.egg-info

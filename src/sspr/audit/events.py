@@ -1,0 +1,74 @@
+"""Recording audit events, in the transaction of the change they describe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sspr.audit import context
+from sspr.audit.models import AuditEvent
+from sspr.directory.models import Tenant, User
+
+
+class Activity:
+    """Entra's activity names; audit consumers match on these strings."""
+
+    CHANGE_PASSWORD = "Change password (self-service)"
+    RESET_PASSWORD_BY_ADMIN = "Reset password (by admin)"
+    SIGN_IN = "Sign-in"
+    SIGN_OUT = "Sign-out"
+    ADD_USER = "Add user"
+    ADD_MEMBER_TO_ROLE = "Add member to role"
+    CREATE_TENANT = "Create tenant"
+    UPDATE_SSPR_POLICY = "Update self-service password reset policy"
+
+
+_CATEGORIES = {
+    Activity.CHANGE_PASSWORD: "UserManagement",
+    Activity.RESET_PASSWORD_BY_ADMIN: "UserManagement",
+    Activity.SIGN_IN: "Authentication",
+    Activity.SIGN_OUT: "Authentication",
+    Activity.ADD_USER: "UserManagement",
+    Activity.ADD_MEMBER_TO_ROLE: "RoleManagement",
+    Activity.CREATE_TENANT: "DirectoryManagement",
+    Activity.UPDATE_SSPR_POLICY: "Policy",
+}
+
+# Keys that must never reach the trail, whatever a caller passes in `details`.
+_SECRET_KEYS = ("password", "token", "secret", "code", "answer", "hash")
+
+
+def _describe(who: User | str | None) -> str:
+    if who is None:
+        return ""
+    return who.upn if isinstance(who, User) else who
+
+
+def record(
+    tenant: Tenant,
+    activity: str,
+    *,
+    result: str = AuditEvent.Result.SUCCESS,
+    actor: User | str | None = None,
+    target: User | str | None = None,
+    reason: str = "",
+    **details: Any,
+) -> AuditEvent:
+    ctx = context.current()
+    clean = {k: v for k, v in details.items() if not any(s in k.lower() for s in _SECRET_KEYS)}
+    return AuditEvent.objects.create(
+        tenant=tenant,
+        category=_CATEGORIES.get(activity, "Other"),
+        activity=activity,
+        actor=_describe(actor),
+        target=_describe(target),
+        result=result,
+        reason=reason[:512],
+        ip=ctx.ip[:64],
+        user_agent=ctx.user_agent[:512],
+        correlation_id=ctx.correlation_id,
+        details=clean,
+    )
+
+
+def failure(tenant: Tenant, activity: str, reason: str, **kwargs: Any) -> AuditEvent:
+    return record(tenant, activity, result=AuditEvent.Result.FAILURE, reason=reason, **kwargs)

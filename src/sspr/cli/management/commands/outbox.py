@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from sspr.cli.management.commands._base import SsprCommand
+from sspr.messaging.models import OutboxMessage
+
+
+class Command(SsprCommand):
+    help = "What the outbox 'sent' (email, SMS, voice), newest first."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--to", help="Only messages to this address or number.")
+        parser.add_argument("--json", action="store_true", help="One JSON object per line.")
+        parser.add_argument("--limit", type=int, default=50)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        messages = OutboxMessage.objects.all()
+        if options["to"]:
+            messages = messages.filter(to=options["to"].strip().lower())
+        for message in messages[: options["limit"]]:
+            if options["json"]:
+                self.stdout.write(json.dumps(message.as_dict()))
+            else:
+                self.stdout.write(
+                    f"--- {message.sent_at:%Y-%m-%d %H:%M:%S} {message.channel} "
+                    f"to {message.to}: {message.subject}\n{message.body}"
+                )

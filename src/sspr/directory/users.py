@@ -1,0 +1,85 @@
+"""Creating users and giving them roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sspr.audit.events import Activity, record
+from sspr.directory.identifiers import normalise_upn, validate_upn
+from sspr.directory.models import RoleAssignment, Tenant, User
+from sspr.directory.passwords import hash_password
+from sspr.directory.roles import Role
+from sspr.errors import Conflict, InvalidValue, NotFound
+from sspr.policy.passwords import check_new_password
+
+
+def parse_roles(values: Iterable[str]) -> list[Role]:
+    roles = []
+    for value in values:
+        try:
+            roles.append(Role(value))
+        except ValueError:
+            names = ", ".join(r.value for r in Role)
+            raise InvalidValue(
+                f"Unknown role '{value}'; choose among {names}.", field="roles"
+            ) from None
+    return roles
+
+
+def find_user(tenant: Tenant, upn: str) -> User | None:
+    return User.objects.filter(tenant=tenant, upn=normalise_upn(upn)).first()
+
+
+def get_user(tenant: Tenant, upn: str) -> User:
+    user = find_user(tenant, upn)
+    if user is None:
+        raise NotFound("There is no such user in this organisation.")
+    return user
+
+
+@transaction.atomic
+def create_user(
+    tenant: Tenant,
+    upn: str,
+    *,
+    password: str | None = None,
+    display_name: str = "",
+    given_name: str = "",
+    family_name: str = "",
+    mail: str = "",
+    mobile_phone: str = "",
+    office_phone: str = "",
+    roles: Iterable[str] = (),
+    must_change_password: bool = False,
+    actor: User | str | None = None,
+) -> User:
+    upn = validate_upn(upn)
+    role_list = parse_roles(roles)
+    user = User(
+        tenant=tenant,
+        upn=upn,
+        display_name=display_name or upn.split("@")[0],
+        given_name=given_name,
+        family_name=family_name,
+        mail=mail.strip().lower(),
+        mobile_phone=mobile_phone.strip(),
+        office_phone=office_phone.strip(),
+        must_change_password=must_change_password,
+    )
+    if password is not None:
+        check_new_password(tenant, user, password)
+        user.password_hash = hash_password(password)
+        user.password_last_set = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(f"A user called {upn} already exists in this organisation.") from None
+    record(tenant, Activity.ADD_USER, actor=actor, target=user)
+    for role in role_list:
+        RoleAssignment.objects.create(user=user, role=role.value)
+        record(tenant, Activity.ADD_MEMBER_TO_ROLE, actor=actor, target=user, role=role.value)
+    return user

@@ -1,0 +1,1 @@
+"""Self-service flows: the one place where plan, policy, methods and directories combine."""

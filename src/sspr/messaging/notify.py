@@ -1,0 +1,39 @@
+"""Notifications to users about their account. Sending never blocks the change it reports."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from sspr.directory.models import User
+
+log = logging.getLogger(__name__)
+
+
+def _send(to: str, subject: str, template: str, context: dict[str, object]) -> bool:
+    body = render_to_string(template, context)
+    try:
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to]).send()
+    except Exception as error:  # noqa: BLE001 -- any transport failure is logged, not raised
+        log.warning("notification_failed template=%s error=%s", template, type(error).__name__)
+        return False
+    return True
+
+
+def notify_password_changed(user: User) -> bool:
+    tenant = user.tenant
+    return _send(
+        user.notification_address,
+        f"Your {tenant.name} password was changed",
+        "messaging/password_changed.txt",
+        {
+            "user": user,
+            "tenant": tenant,
+            "when": timezone.now(),
+            "reset_url": f"{settings.BASE_URL}/t/{tenant.slug}/reset",
+        },
+    )

@@ -1,0 +1,56 @@
+"""Per-tenant policies: the self-service password reset policy and the password rules."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from sspr.directory.models import Group, Tenant
+
+# Entra's defaults for a new tenant (PRODUCT.md section 8).
+DEFAULT_METHODS = ["email", "sms", "totp"]
+
+
+def default_methods() -> list[str]:
+    return list(DEFAULT_METHODS)
+
+
+class SsprPolicy(models.Model):
+    class Scope(models.TextChoices):
+        NONE = "none"
+        SELECTED = "selected"
+        ALL = "all"
+
+    class Protection(models.TextChoices):
+        ENFORCE = "enforce"
+        AUDIT = "audit"
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="sspr_policy")
+    enabled_for = models.CharField(max_length=8, choices=Scope.choices, default=Scope.NONE)
+    enabled_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    methods_required = models.PositiveSmallIntegerField(default=1)
+    methods_enabled = models.JSONField(default=default_methods)
+    captcha_enabled = models.BooleanField(default=True)
+    registration_required = models.BooleanField(default=True)
+    reconfirm_days = models.PositiveSmallIntegerField(default=180)
+    notify_users = models.BooleanField(default=True)
+    notify_admins = models.BooleanField(default=False)
+    helpdesk_url = models.CharField(max_length=512, blank=True)
+    writeback_enabled = models.BooleanField(default=False)
+    unlock_enabled = models.BooleanField(default=False)
+    banned_passwords = models.JSONField(default=list)
+    password_protection = models.CharField(
+        max_length=8, choices=Protection.choices, default=Protection.ENFORCE
+    )
+
+    def __str__(self) -> str:
+        return f"SSPR policy of {self.tenant}"
+
+
+class PasswordPolicy(models.Model):
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="password_policy")
+    min_length = models.PositiveSmallIntegerField(default=8)
+    max_length = models.PositiveSmallIntegerField(default=256)
+    min_character_classes = models.PositiveSmallIntegerField(default=3)
+
+    def __str__(self) -> str:
+        return f"Password policy of {self.tenant}"

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sspr.directory.passwords import verify_password
+from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+
+
+class NotCurrentPasswordRule(PasswordRule):
+    code = "not_current"
+
+    def check(self, password: str, context: PasswordContext) -> list[Violation]:
+        if context.current_password_hash and verify_password(
+            context.current_password_hash, password
+        ):
+            return [
+                Violation("password_reused", "Choose a password different from your current one.")
+            ]
+        return []
+
+    def describe(self) -> str:
+        return "Not your current password."

@@ -1,0 +1,158 @@
+"""Django settings: wiring only. Operators configure through environment variables (config.py)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from sspr import config
+
+DATA_DIR = config.data_dir()
+SECRET_KEY = config.secret_key(DATA_DIR)
+DEBUG = config.env_bool("SSPR_DEBUG")
+
+# Links in messages come from this address, never from the Host header of a request.
+BASE_URL = config.env("SSPR_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_base = urlsplit(BASE_URL)
+HTTPS = _base.scheme == "https"
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+ALLOWED_HOSTS = [h for h in config.env("SSPR_ALLOWED_HOSTS").split(",") if h] or [
+    _base.hostname or "127.0.0.1",
+    *LOOPBACK_HOSTS,
+]
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "sspr.directory",
+    "sspr.policy",
+    "sspr.audit",
+    "sspr.messaging",
+    "sspr.web",
+    "sspr.cli",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sspr.web.middleware.RequestContextMiddleware",
+    "sspr.web.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sspr.urls"
+ASGI_APPLICATION = "sspr.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csrf",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        config.env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sspr.sqlite3'}",
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so read-modify-write counters cannot race.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = config.env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Email: real SMTP when SMTP_HOST is set, otherwise the outbox that `sspr outbox` reads.
+EMAIL_HOST = config.env("SMTP_HOST")
+EMAIL_PORT = int(config.env("SMTP_PORT", "25"))
+EMAIL_HOST_USER = config.env("SMTP_USER")
+EMAIL_HOST_PASSWORD = config.env("SMTP_PASSWORD")
+EMAIL_USE_TLS = config.env_bool("SMTP_STARTTLS")
+EMAIL_USE_SSL = config.env_bool("SMTP_SSL")
+EMAIL_TIMEOUT = 10
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "sspr.messaging.outbox.OutboxEmailBackend"
+)
+DEFAULT_FROM_EMAIL = config.env("SSPR_FROM_EMAIL", "opensspr <no-reply@localhost>")
+
+# Sessions and cookies. Over HTTPS the cookies are Secure and use the __Host- prefix; the
+# plain-HTTP loopback default of `make run` cannot carry Secure cookies.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_NAME = "__Host-sspr_session" if HTTPS else "sspr_session"
+CSRF_COOKIE_NAME = "__Host-sspr_csrf" if HTTPS else "sspr_csrf"
+CSRF_FAILURE_VIEW = "sspr.web.errors.csrf_failure"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_HSTS_SECONDS = int(config.env("SSPR_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = config.env_bool("SSPR_HSTS_PRELOAD", True)
+    # TLS usually ends at a proxy; it tells us the original scheme.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = config.env_bool("SSPR_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+# collectstatic fills it in production; the finders serve the app directories meanwhile.
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LANGUAGE_CODE = "en"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# Argon2id, OWASP's minimum profile; changing these rehashes each password at its next sign-in.
+ARGON2_TIME_COST = int(config.env("SSPR_ARGON2_TIME_COST", "2"))
+ARGON2_MEMORY_KIB = int(config.env("SSPR_ARGON2_MEMORY_KIB", "19456"))
+ARGON2_PARALLELISM = int(config.env("SSPR_ARGON2_PARALLELISM", "1"))
+
+API_TOKEN_HOURS = 8
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": config.env("SSPR_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

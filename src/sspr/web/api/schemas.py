@@ -1,0 +1,103 @@
+"""Request and response bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Schema
+
+from sspr.directory.models import User
+
+
+class Error(Schema):
+    code: str = Field(description="Stable machine-readable error code.")
+    message: str = Field(description="What went wrong, in words a person understands.")
+
+
+class RuleViolation(Schema):
+    code: str
+    message: str
+
+
+class PasswordError(Error):
+    rules: list[RuleViolation] = []
+
+
+class Health(Schema):
+    status: str
+    version: str
+    database: str
+
+
+class SessionIn(Schema):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(Schema):
+    upn: str
+    display_name: str
+    given_name: str
+    family_name: str
+    mail: str
+    mobile_phone: str
+    office_phone: str
+    enabled: bool
+    source: str
+    must_change_password: bool
+    password_last_set: datetime | None
+    roles: list[str]
+
+    @staticmethod
+    def of(user: User) -> dict[str, Any]:
+        return {
+            "upn": user.upn,
+            "display_name": user.display_name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "mail": user.mail,
+            "mobile_phone": user.mobile_phone,
+            "office_phone": user.office_phone,
+            "enabled": user.enabled,
+            "source": user.source,
+            "must_change_password": user.must_change_password,
+            "password_last_set": user.password_last_set,
+            "roles": [r.value for r in user.roles],
+        }
+
+
+class SessionOut(Schema):
+    token: str
+    token_type: str = "Bearer"
+    expires_at: datetime
+    must_change_password: bool
+    tenant: str
+    user: UserOut
+
+
+class PasswordChangeIn(Schema):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class Message(Schema):
+    message: str
+
+
+class UserCreateIn(Schema):
+    upn: str = Field(min_length=3, max_length=113)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    display_name: str = Field(default="", max_length=256)
+    given_name: str = Field(default="", max_length=64)
+    family_name: str = Field(default="", max_length=64)
+    mail: str = Field(default="", max_length=254)
+    mobile_phone: str = Field(default="", max_length=32)
+    office_phone: str = Field(default="", max_length=32)
+    roles: list[str] = Field(default=[], max_length=8)
+    must_change_password: bool = True
+
+
+class UserList(Schema):
+    count: int
+    items: list[UserOut]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Field as F
+from ninja import Query, Router, Schema, Status
+
+from sspr.directory.models import Tenant, User
+from sspr.directory.roles import can_manage_users, is_admin
+from sspr.directory.tenants import get_tenant
+from sspr.directory.users import create_user
+from sspr.errors import Forbidden
+from sspr.web.api.auth import bearer, credential_of
+from sspr.web.api.schemas import Error, UserCreateIn, UserList, UserOut
+
+router = Router(tags=["users"], auth=bearer)
+
+
+def acting_admin(request: HttpRequest, slug: str) -> tuple[Tenant, User]:
+    """The tenant in the path, provided the caller is one of its administrators."""
+    user = credential_of(request).user
+    tenant = get_tenant(slug)
+    if tenant.pk != user.tenant_id:
+        raise Forbidden("Your sign-in belongs to another organisation.")
+    if not is_admin(user.roles):
+        raise Forbidden("Only administrators may do this.")
+    return tenant, user
+
+
+class UserFilter(Schema):
+    search: str = F(default="", max_length=256)
+    limit: int = F(default=50, ge=1, le=500)
+    offset: int = F(default=0, ge=0, le=10_000_000)
+
+
+@router.get("/tenants/{tenant}/users", response={200: UserList, 401: Error, 403: Error, 404: Error})
+def list_users(request: HttpRequest, tenant: str, filters: Query[UserFilter]) -> dict[str, Any]:
+    """Users of the organisation, by UPN; `search` matches UPN, name and mail."""
+    scope, _ = acting_admin(request, tenant)
+    users = User.objects.filter(tenant=scope).prefetch_related("role_assignments")
+    if filters.search:
+        term = filters.search
+        users = users.filter(
+            Q(upn__icontains=term) | Q(display_name__icontains=term) | Q(mail__icontains=term)
+        )
+    page = users.order_by("upn")[filters.offset : filters.offset + filters.limit]
+    return {"count": users.count(), "items": [UserOut.of(u) for u in page]}
+
+
+@router.post(
+    "/tenants/{tenant}/users",
+    response={201: UserOut, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error},
+)
+def add_user(request: HttpRequest, tenant: str, body: UserCreateIn) -> Status[Any]:
+    """Create a cloud user. A password given here is temporary unless told otherwise."""
+    scope, actor = acting_admin(request, tenant)
+    if not can_manage_users(actor.roles):
+        raise Forbidden("Only Global Administrators may create users.")
+    user = create_user(scope, body.upn, actor=actor, **body.dict(exclude={"upn"}))
+    return Status(201, UserOut.of(user))

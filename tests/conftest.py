@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite: tenants, users and signed-in clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from sspr.directory.models import Tenant, User
+from sspr.directory.tenants import create_tenant
+from sspr.directory.users import create_user
+
+PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture
+def tenant(db: Any) -> Tenant:
+    return create_tenant("contoso", "Contoso", "p1", ["contoso.com"])
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Tenant:
+    return create_tenant("fabrikam", "Fabrikam", "p1", ["fabrikam.com"])
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    def make(tenant: Tenant, upn: str, password: str = PASSWORD, **kwargs: Any) -> User:
+        kwargs.setdefault("mail", upn)
+        return create_user(tenant, upn, password=password, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def alice(tenant: Tenant, make_user: Callable[..., User]) -> User:
+    return make_user(tenant, "alice@contoso.com", given_name="Alice", family_name="Anderson")
+
+
+class Api:
+    """A JSON client for the API, holding a bearer token once signed in."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+        self.token = ""
+
+    def call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        if self.token:
+            headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
+        if method in ("GET", "DELETE"):
+            return getattr(self.client, method.lower())(f"/api/v1{path}", **headers)
+        data = json.dumps(body) if body is not None else None
+        return getattr(self.client, method.lower())(
+            f"/api/v1{path}", data=data, content_type="application/json", **headers
+        )
+
+    def sign_in(self, tenant: str, username: str, password: str = PASSWORD) -> Any:
+        response = self.call("POST", f"/tenants/{tenant}/sessions",
+                             {"username": username, "password": password})
+        if response.status_code == 201:
+            self.token = response.json()["token"]
+        return response
+
+
+@pytest.fixture
+def api(db: Any) -> Api:
+    return Api()
+
+
+@pytest.fixture
+def make_api(db: Any) -> Callable[[], Api]:
+    return Api
