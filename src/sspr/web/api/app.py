@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
+from inspect import iscoroutinefunction
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -16,7 +21,35 @@ from sspr.web.api import health, me, sessions, users
 
 log = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class JsonErrorsAPI(NinjaAPI):
+    """A NinjaAPI whose "method not allowed" is JSON too: Ninja answers it in plain text."""
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern) and not iscoroutinefunction(pattern.callback):
+                pattern.callback = _json_method_not_allowed(pattern.callback)
+        return patterns, app_name, namespace
+
+
+def _json_method_not_allowed(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)  # keeps csrf_exempt and the other attributes Django reads
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        answer = _error(request, 405, {"code": "method_not_allowed",
+                                       "message": f"Use one of these methods here: {allowed}."})
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapper
+
+
+api = JsonErrorsAPI(
     title="opensspr",
     version="1",
     description="Self-service password reset: sign-in, password change, administration.",

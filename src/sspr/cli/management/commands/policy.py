@@ -19,13 +19,13 @@ class Command(SsprCommand):
         show.add_argument("tenant")
         change = sub.add_parser("set", help="Change settings: KEY=VALUE ...")
         change.add_argument("tenant")
-        change.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+        change.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = get_tenant(options["tenant"])
         if options["action"] == "set":
             changes: dict[str, str] = {}
-            for item in options["settings"]:
+            for item in options["pairs"]:
                 key, sep, value = item.partition("=")
                 if not sep or not key:
                     raise CommandError(f"Write settings as KEY=VALUE, not '{item}'.", returncode=2)
