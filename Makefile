@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
 
 .PHONY: run test lint typecheck unit postgres e2e clean
 
@@ -13,28 +14,32 @@ run: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(INSTALLED)
+test: $(TEST_INSTALLED)
 	scripts/ensure-system-packages
 	$(MAKE) lint typecheck
 	$(BIN)/pytest -q
 	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
 
-lint: $(INSTALLED)
+lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check src tests scripts
 
-typecheck: $(INSTALLED)
+typecheck: $(TEST_INSTALLED)
 	$(BIN)/mypy
 
-unit: $(INSTALLED)
+unit: $(TEST_INSTALLED)
 	$(BIN)/pytest -q -m "not e2e"
 
-postgres: $(INSTALLED)
+postgres: $(TEST_INSTALLED)
 	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
 
-e2e: $(INSTALLED)
+e2e: $(TEST_INSTALLED)
 	$(BIN)/pytest -q -m e2e
 
 clean:

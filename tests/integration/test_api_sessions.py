@@ -100,6 +100,8 @@ class TestSmartLockout:
         assert 55 <= body["retry_after"] <= 60
         assert f"{body['retry_after']} seconds" in body["message"]
         assert locked["Retry-After"] == str(body["retry_after"])
+        last = AuditEvent.objects.filter(activity="Sign-in").first()
+        assert last is not None and last.reason == "Account locked (smart lockout)"
 
     def test_unknown_names_lock_exactly_like_real_ones(self, api: Api, alice: User) -> None:
         real = self._fail(api, alice.upn, 11)

@@ -99,6 +99,8 @@ class TestDemoAndOutbox:
         assert "http://127.0.0.1:8000/t/contoso/sign-in" in first
         assert "Using the demo tenant" in sspr("demo", "--no-serve").stdout
         assert json.loads(sspr("policy", "show", "contoso").stdout)["enabled_for"] == "all"
+        staff = sspr("group", "members", "contoso", "All staff").stdout.split()
+        assert len(staff) == 5 and "carol@contoso.com" in staff
 
     def test_outbox_shows_what_was_sent_newest_first(self, sspr: Sspr) -> None:
         sspr("demo", "--no-serve")

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from sspr.directory.models import Group, Tenant
+from sspr.directory.groups import create_group
+from sspr.directory.models import Tenant
 from sspr.directory.tenants import create_tenant
 from sspr.directory.users import create_user
 from sspr.policy.sspr_policy import update_policy
@@ -51,7 +52,7 @@ def ensure_demo() -> tuple[Tenant, bool]:
     if existing is not None:
         return existing, False
     tenant = create_tenant(SLUG, "Contoso", "p1", ["contoso.com"])
-    users = [
+    for u in DEMO_USERS:
         create_user(
             tenant,
             u.upn,
@@ -65,9 +66,6 @@ def ensure_demo() -> tuple[Tenant, bool]:
             must_change_password=u.must_change,
             actor="sspr demo",
         )
-        for u in DEMO_USERS
-    ]
-    staff = Group.objects.create(tenant=tenant, name="All staff")
-    staff.members.set(users)
+    create_group(tenant, "All staff", [u.upn for u in DEMO_USERS])
     update_policy(tenant, {"enabled_for": "all"}, actor="sspr demo")
     return tenant, True

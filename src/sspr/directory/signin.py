@@ -45,14 +45,19 @@ class SignedIn:
 
 def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn:
     key = normalise_upn(username)[:256]
-    attempt = lockout.begin(tenant, key, password)
+    try:
+        attempt = lockout.begin(tenant, key, password)
+    except lockout.AccountLocked:
+        with transaction.atomic():
+            failure(tenant, Activity.SIGN_IN, "Account locked (smart lockout)", target=key)
+        raise
     user = User.objects.filter(tenant=tenant, upn=key, source=Source.CLOUD).first()
     # verify_password spends the same time on a missing user as on a real one.
     ok = verify_password(user.password_hash if user else "", password)
     if not ok or user is None:
         lockout.failed(attempt)
         with transaction.atomic():
-            failure(tenant, Activity.SIGN_IN, "Invalid username or password", target=key[:256])
+            failure(tenant, Activity.SIGN_IN, "Invalid username or password", target=key)
         raise InvalidCredentials()
     lockout.succeeded(attempt)
     if not user.enabled:

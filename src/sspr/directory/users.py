@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,6 +30,24 @@ def parse_roles(values: Iterable[str]) -> list[Role]:
                 f"Unknown role '{value}'; choose among {names}.", field="roles"
             ) from None
     return roles
+
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{3,30}$")
+
+
+def _check_contact(mail: str, mobile_phone: str, office_phone: str) -> None:
+    if mail:
+        try:
+            validate_email(mail)
+        except ValidationError:
+            raise InvalidValue(f"'{mail[:254]}' is not an email address.", field="mail") from None
+    for field, phone in (("mobile_phone", mobile_phone), ("office_phone", office_phone)):
+        if phone and not _PHONE.match(phone):
+            raise InvalidValue(
+                "A phone number has digits, optionally a leading + and spaces, e.g. "
+                "+1 425 555 0100.",
+                field=field,
+            )
 
 
 def find_user(tenant: Tenant, upn: str) -> User | None:
@@ -58,6 +79,7 @@ def create_user(
 ) -> User:
     upn = validate_upn(upn)
     role_list = parse_roles(roles)
+    _check_contact(mail.strip(), mobile_phone.strip(), office_phone.strip())
     user = User(
         tenant=tenant,
         upn=upn,

@@ -35,7 +35,7 @@ class Command(SsprCommand):
             note = ", ".join(
                 [*user.roles, *(["must change at sign-in"] if user.must_change else [])]
             )
-            out.write(f"  {user.upn.ljust(width)}  {user.password}  {note}".rstrip())
+            out.write(f"  {user.upn.ljust(width)}  {user.password.ljust(18)}  {note}".rstrip())
         out.write("\nWhere:")
         out.write(f"  Sign in         {base}/t/{tenant.slug}/sign-in")
         out.write(f"  Change password {base}/t/{tenant.slug}/change")
