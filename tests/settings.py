@@ -5,7 +5,7 @@ import tempfile
 
 os.environ.setdefault("SSPR_DATA_DIR", tempfile.mkdtemp(prefix="sspr-test-"))
 
-from sspr.settings import *  # noqa: E402,F403
+from sspr.settings import *  # noqa: F403
 
 # A file, not shared-cache memory, so that concurrent tests see SQLite's real locking.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "sspr.directory",
     "sspr.policy",
+    "sspr.methods",
+    "sspr.throttling",
+    "sspr.flows",
     "sspr.audit",
     "sspr.messaging",
     "sspr.web",
@@ -100,6 +103,16 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = config.env("SSPR_FROM_EMAIL", "opensspr <no-reply@localhost>")
 
+# SMS and voice calls: "outbox" keeps them for `sspr outbox`; "twilio" sends through Twilio's API.
+PHONE_PROVIDER = config.env("SSPR_PHONE_PROVIDER", "outbox").lower()
+TWILIO_ACCOUNT_SID = config.env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = config.env("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = config.env("TWILIO_FROM")
+TWILIO_BASE_URL = config.env("TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/")
+
+# ALTCHA proof of work: the largest number a browser may have to try (about a second's work).
+CAPTCHA_MAX_NUMBER = int(config.env("SSPR_CAPTCHA_MAX_NUMBER", "50000"))
+
 # Sessions and cookies. Over HTTPS the cookies are Secure and use the __Host- prefix; the
 # plain-HTTP loopback default of `make run` cannot carry Secure cookies.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -115,7 +128,10 @@ CSRF_COOKIE_NAME = "__Host-sspr_csrf" if HTTPS else "sspr_csrf"
 CSRF_FAILURE_VIEW = "sspr.web.errors.csrf_failure"
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": under it browsers send `Origin: null` with every form, which fails the CSRF
+# origin check. "same-origin" still sends nothing to any other site, and no secret is ever in
+# our URLs (a reset's id lives in the session on pages).
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if HTTPS:

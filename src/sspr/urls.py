@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sspr.web import pages
+from sspr.web import admin_pages, pages, register_pages, reset_pages
 from sspr.web.api.app import api
 
 handler400 = "sspr.web.errors.bad_request"
@@ -15,4 +15,12 @@ urlpatterns = [
     path("t/<slug:tenant>/sign-out", pages.sign_out_page, name="sign-out"),
     path("t/<slug:tenant>/account", pages.account_page, name="account"),
     path("t/<slug:tenant>/change", pages.change_page, name="change"),
+    path("t/<slug:tenant>/admin/", admin_pages.admin_home, name="admin-home"),
+    path("t/<slug:tenant>/admin/password-reset", admin_pages.policy_page, name="admin-policy"),
+    path("t/<slug:tenant>/reset", reset_pages.start_page, name="reset"),
+    path("t/<slug:tenant>/reset/verify", reset_pages.verify_page, name="reset-verify"),
+    path("t/<slug:tenant>/reset/password", reset_pages.new_password_page, name="reset-password"),
+    path("t/<slug:tenant>/register", register_pages.register_page, name="register"),
+    path("sspr", pages.default_tenant_redirect("reset")),
+    path("ssprsetup", pages.default_tenant_redirect("register")),
 ]

@@ -20,6 +20,13 @@ class Activity:
     ADD_MEMBER_TO_ROLE = "Add member to role"
     CREATE_TENANT = "Create tenant"
     UPDATE_SSPR_POLICY = "Update self-service password reset policy"
+    RESET_PASSWORD = "Reset password (self-service)"
+    RESET_PROGRESS = "Self-service password reset flow activity progress"
+    RESET_BLOCKED = "Blocked from self-service password reset"
+    UNLOCK = "Unlock user account (self-service)"
+    REGISTERED_SECURITY_INFO = "User registered security info"
+    DELETED_SECURITY_INFO = "User deleted security info"
+    REVIEWED_SECURITY_INFO = "User reviewed security info"
 
 
 _CATEGORIES = {
@@ -31,6 +38,13 @@ _CATEGORIES = {
     Activity.ADD_MEMBER_TO_ROLE: "RoleManagement",
     Activity.CREATE_TENANT: "DirectoryManagement",
     Activity.UPDATE_SSPR_POLICY: "Policy",
+    Activity.RESET_PASSWORD: "UserManagement",
+    Activity.RESET_PROGRESS: "UserManagement",
+    Activity.RESET_BLOCKED: "UserManagement",
+    Activity.UNLOCK: "UserManagement",
+    Activity.REGISTERED_SECURITY_INFO: "UserManagement",
+    Activity.DELETED_SECURITY_INFO: "UserManagement",
+    Activity.REVIEWED_SECURITY_INFO: "UserManagement",
 }
 
 # Keys that must never reach the trail, whatever a caller passes in `details`.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from contextlib import suppress
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from django.conf import settings
+
+from sspr.crypto import keyed_digest
 
 
 @cache
@@ -59,5 +59,4 @@ def burn_time(password: str) -> None:
 
 def fingerprint(password: str, purpose: str) -> str:
     """A keyed, truncated digest: enough to recognise a repeat, useless to guess from."""
-    key = hashlib.sha256(f"{purpose}:{settings.SECRET_KEY}".encode()).digest()
-    return hmac.new(key, password.encode(), hashlib.sha256).hexdigest()[:24]
+    return keyed_digest(purpose, password).hex()[:24]

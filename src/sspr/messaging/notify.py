@@ -37,3 +37,42 @@ def notify_password_changed(user: User) -> bool:
             "reset_url": f"{settings.BASE_URL}/t/{tenant.slug}/reset",
         },
     )
+
+
+def notify_password_reset(user: User, address: str) -> bool:
+    tenant = user.tenant
+    return _send(
+        address,
+        f"Your {tenant.name} password was reset",
+        "messaging/password_reset.txt",
+        {
+            "user": user,
+            "tenant": tenant,
+            "when": timezone.now(),
+            "reset_url": f"{settings.BASE_URL}/t/{tenant.slug}/reset",
+        },
+    )
+
+
+def notify_admins_of_reset(user: User, address: str) -> bool:
+    tenant = user.tenant
+    return _send(
+        address,
+        f"An administrator of {tenant.name} reset their password",
+        "messaging/admin_reset_notice.txt",
+        {"user": user, "tenant": tenant, "when": timezone.now()},
+    )
+
+
+class CodeNotSent(Exception):
+    """The code could not be handed to the mail server; the caller tells the user."""
+
+
+def send_code_email(to: str, code: str, purpose: str) -> None:
+    subject = "Your verification code" if purpose == "reset" else "Confirm your email address"
+    body = render_to_string("messaging/code.txt", {"code": code, "purpose": purpose})
+    try:
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to]).send()
+    except Exception as error:  # noqa: BLE001 -- transport errors of any kind
+        log.warning("code_email_failed error=%s", type(error).__name__)
+        raise CodeNotSent() from None

@@ -29,6 +29,10 @@ class SsprPolicy(models.Model):
     enabled_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     methods_required = models.PositiveSmallIntegerField(default=1)
     methods_enabled = models.JSONField(default=default_methods)
+    questions_to_register = models.PositiveSmallIntegerField(default=3)
+    questions_to_reset = models.PositiveSmallIntegerField(default=3)
+    # Up to 20 of the tenant's own questions, at most 200 characters each.
+    custom_questions = models.JSONField(default=list)
     captcha_enabled = models.BooleanField(default=True)
     registration_required = models.BooleanField(default=True)
     reconfirm_days = models.PositiveSmallIntegerField(default=180)
@@ -41,6 +45,8 @@ class SsprPolicy(models.Model):
     password_protection = models.CharField(
         max_length=8, choices=Protection.choices, default=Protection.ENFORCE
     )
+    # Text messages a tenant may send a day: a ceiling against SMS pumping fraud.
+    sms_daily_limit = models.PositiveIntegerField(default=1000)
 
     def __str__(self) -> str:
         return f"SSPR policy of {self.tenant}"

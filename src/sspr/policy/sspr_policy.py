@@ -1,18 +1,30 @@
-"""The self-service password reset policy: reading it, and changing it one checked key at a time."""
+"""The self-service password reset policy: reading it, checking a change, seeing what the change
+would do to the organisation's users, and applying it all at once (or not at all)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from sspr.audit.events import Activity, record
-from sspr.directory.models import Group, Tenant, User
+from sspr.directory.groups import effective_members
+from sspr.directory.models import Group, RoleAssignment, Tenant, User
 from sspr.errors import InvalidValue
+from sspr.flows.eligibility import assess, in_scope
+from sspr.methods.models import RegisteredMethod
+from sspr.methods.question_list import PREDEFINED_QUESTIONS
 from sspr.policy.models import SsprPolicy
 
 METHODS = ("email", "sms", "voice", "office_phone", "totp", "questions", "passkey")
+MAX_CUSTOM_QUESTIONS = 20
+MAX_QUESTION_LENGTH = 200
+# How many of the users who would lose self-service reset the impact names.
+IMPACT_EXAMPLES = 5
 
 
 def get_policy(tenant: Tenant) -> SsprPolicy:
@@ -26,6 +38,10 @@ def as_dict(policy: SsprPolicy) -> dict[str, Any]:
         "enabled_groups": sorted(g.name for g in policy.enabled_groups.all()),
         "methods_required": policy.methods_required,
         "methods_enabled": list(policy.methods_enabled),
+        "questions_to_register": policy.questions_to_register,
+        "questions_to_reset": policy.questions_to_reset,
+        "custom_questions": list(policy.custom_questions),
+        "sms_daily_limit": policy.sms_daily_limit,
         "captcha_enabled": policy.captcha_enabled,
         "registration_required": policy.registration_required,
         "reconfirm_days": policy.reconfirm_days,
@@ -47,7 +63,7 @@ def _bool(key: str, value: Any) -> bool:
         return True
     if text in {"false", "no", "off", "0"}:
         return False
-    raise InvalidValue(f"{key} is true or false, not '{value}'.", field=key)
+    raise InvalidValue(f"{key} is true or false, not '{str(value)[:40]}'.", field=key)
 
 
 def _list(value: Any) -> list[str]:
@@ -59,7 +75,9 @@ def _choice(*choices: str) -> Callable[[str, Any], str]:
     def parse(key: str, value: Any) -> str:
         text = str(value).strip().lower()
         if text not in choices:
-            raise InvalidValue(f"{key} is one of {', '.join(choices)}; not '{value}'.", field=key)
+            raise InvalidValue(
+                f"{key} is one of {', '.join(choices)}; not '{str(value)[:40]}'.", field=key
+            )
         return text
 
     return parse
@@ -67,14 +85,15 @@ def _choice(*choices: str) -> Callable[[str, Any], str]:
 
 def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
     def parse(key: str, value: Any) -> int:
+        message = f"{key} is a whole number from {low:,} to {high:,}."
+        if isinstance(value, bool):
+            raise InvalidValue(message, field=key)
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise InvalidValue(
-                f"{key} is a whole number from {low} to {high}.", field=key
-            ) from None
-        if not low <= number <= high or isinstance(value, bool):
-            raise InvalidValue(f"{key} is a whole number from {low} to {high}.", field=key)
+            raise InvalidValue(message, field=key) from None
+        if not low <= number <= high:
+            raise InvalidValue(message, field=key)
         return number
 
     return parse
@@ -82,12 +101,53 @@ def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
 
 def _methods(key: str, value: Any) -> list[str]:
     chosen = _list(value)
-    unknown = [m for m in chosen if m not in METHODS]
+    unknown = [m[:32] for m in chosen if m not in METHODS]
     if unknown:
         raise InvalidValue(
             f"Unknown method {', '.join(unknown)}; the methods are {', '.join(METHODS)}.", field=key
         )
     return list(dict.fromkeys(chosen))
+
+
+def _questions(key: str, value: Any) -> list[str]:
+    """A list of questions, or text with one question per line (blank lines are skipped)."""
+    if isinstance(value, str):
+        questions = [line.strip() for line in value.splitlines() if line.strip()]
+    elif isinstance(value, list | tuple):
+        if not all(isinstance(q, str) for q in value):
+            raise InvalidValue("Each custom question is a piece of text.", field=key)
+        questions = [q.strip() for q in value]
+        if not all(questions):
+            raise InvalidValue("A custom question cannot be empty.", field=key)
+    else:
+        raise InvalidValue("custom_questions is a list of questions.", field=key)
+    if len(questions) > MAX_CUSTOM_QUESTIONS:
+        raise InvalidValue(
+            f"At most {MAX_CUSTOM_QUESTIONS} custom questions; {len(questions)} were given.",
+            field=key,
+        )
+    seen = {q.casefold() for q in PREDEFINED_QUESTIONS}
+    for question in questions:
+        shown = question if len(question) <= 60 else f"{question[:60]}…"
+        if len(question) > MAX_QUESTION_LENGTH:
+            raise InvalidValue(
+                f"A custom question has at most {MAX_QUESTION_LENGTH} characters; "
+                f"'{shown}' has {len(question)}.",
+                field=key,
+            )
+        if any(unicodedata.category(c) == "Cc" for c in question):
+            raise InvalidValue(
+                "A custom question is plain text on one line, without control characters.",
+                field=key,
+            )
+        if question.casefold() in seen:
+            raise InvalidValue(
+                f"The question '{shown}' is asked twice (perhaps in other letter case, or as "
+                "one of the predefined questions); each question must be different.",
+                field=key,
+            )
+        seen.add(question.casefold())
+    return questions
 
 
 def _helpdesk(key: str, value: Any) -> str:
@@ -105,7 +165,7 @@ def _terms(key: str, value: Any) -> list[str]:
     terms = list(dict.fromkeys(t.lower() for t in _list(value)))
     if len(terms) > 1000:
         raise InvalidValue("The custom banned list holds at most 1,000 terms.", field=key)
-    bad = [t for t in terms if not 4 <= len(t) <= 16]
+    bad = [t[:20] for t in terms if not 4 <= len(t) <= 16]
     if bad:
         raise InvalidValue(
             f"Banned terms are 4 to 16 characters long: {', '.join(bad[:5])}.", field=key
@@ -117,6 +177,10 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "enabled_for": _choice("none", "selected", "all"),
     "methods_required": _int_between(1, 2),
     "methods_enabled": _methods,
+    "questions_to_register": _int_between(3, 5),
+    "questions_to_reset": _int_between(3, 5),
+    "custom_questions": _questions,
+    "sms_daily_limit": _int_between(0, 1_000_000),
     "captcha_enabled": _bool,
     "registration_required": _bool,
     "reconfirm_days": _int_between(0, 730),
@@ -129,45 +193,96 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "password_protection": _choice("enforce", "audit"),
 }
 KEYS = (*_PARSERS, "enabled_groups")
+# The settings that decide who can reset (flows.eligibility); no other change has an impact.
+_ELIGIBILITY_KEYS = (
+    "enabled_for",
+    "enabled_groups",
+    "methods_required",
+    "methods_enabled",
+    "writeback_enabled",
+)
 
 
 def _groups(tenant: Tenant, value: Any) -> list[Group]:
-    names = _list(value)
+    names = list(dict.fromkeys(_list(value)))
     found = {g.name: g for g in Group.objects.filter(tenant=tenant, name__in=names)}
-    missing = [n for n in names if n not in found]
+    missing = [n[:64] for n in names if n not in found]
     if missing:
         raise InvalidValue(
-            f"No group called {', '.join(missing)} in this organisation.", field="enabled_groups"
+            f"No group called {', '.join(missing[:5])} in this organisation.",
+            field="enabled_groups",
         )
     return [found[n] for n in names]
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def _check_combination(after: Mapping[str, Any]) -> None:
+    """Refuse the combinations Entra refuses; the first one found is reported."""
     if after["enabled_for"] == "selected" and not after["enabled_groups"]:
         raise InvalidValue(
             "Choose at least one group when password reset is enabled for selected users.",
             field="enabled_groups",
         )
-    if len(after["methods_enabled"]) < after["methods_required"]:
+    required, methods = after["methods_required"], after["methods_enabled"]
+    if len(methods) < required:
+        offered = f"only {_count(len(methods), 'is', 'are')}" if methods else "no method is"
         raise InvalidValue(
-            f"{after['methods_required']} methods are required to reset, but "
-            f"only {len(after['methods_enabled'])} are offered.",
+            f"{_count(required, 'method is', 'methods are')} required to reset a password, but "
+            f"{offered} offered: offer more methods or require fewer.",
             field="methods_enabled",
         )
+    if "totp" in methods and len(methods) - 1 < required:
+        needed = "at least one other method" if required == 1 else "at least two other methods"
+        raise InvalidValue(
+            "The authenticator app cannot be the only method: with "
+            f"{_count(required, 'method', 'methods')} required to reset, offer {needed} "
+            "besides the app.",
+            field="methods_enabled",
+        )
+    if after["questions_to_reset"] > after["questions_to_register"]:
+        raise InvalidValue(
+            f"Users register {after['questions_to_register']} security questions, so they "
+            f"cannot be asked {after['questions_to_reset']} at reset: the number of questions "
+            "to reset cannot exceed the number to register.",
+            field="questions_to_reset",
+        )
+    # Custom questions without the "questions" method are kept for when it is switched on.
 
 
-@transaction.atomic
-def update_policy(
-    tenant: Tenant, changes: Mapping[str, Any], actor: User | str | None
-) -> SsprPolicy:
-    """Apply `changes` all together or not at all; the audit event holds old and new values."""
-    unknown = [k for k in changes if k not in KEYS]
+@dataclass(frozen=True)
+class _Change:
+    """A checked change: the settings before and after, and what to store."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    parsed: dict[str, Any]
+    groups: list[Group] | None
+    groups_before: list[Group]
+
+    @property
+    def changed(self) -> dict[str, dict[str, Any]]:
+        return {
+            k: {"old": self.before[k], "new": self.after[k]}
+            for k in self.after
+            if self.before[k] != self.after[k]
+        }
+
+
+def _check(tenant: Tenant, policy: SsprPolicy, changes: Mapping[str, Any]) -> _Change:
+    """Parse and check every key of `changes` against `policy`; raise InvalidValue on the first
+    problem. Nothing is stored."""
+    if not isinstance(changes, Mapping):
+        raise InvalidValue("A policy change is a set of settings and their new values.")
+    unknown = [str(k)[:40] for k in changes if k not in KEYS]
     if unknown:
         raise InvalidValue(
-            f"Unknown policy setting {', '.join(unknown)}; the settings are {', '.join(KEYS)}.",
+            f"Unknown policy setting {', '.join(unknown[:5])}; the settings are {', '.join(KEYS)}.",
             field=unknown[0],
         )
-    policy = SsprPolicy.objects.select_for_update().get(pk=get_policy(tenant).pk)
+    groups_before = list(policy.enabled_groups.all())
     before = as_dict(policy)
     parsed = {k: _PARSERS[k](k, v) for k, v in changes.items() if k != "enabled_groups"}
     groups = _groups(tenant, changes["enabled_groups"]) if "enabled_groups" in changes else None
@@ -175,17 +290,150 @@ def update_policy(
     if groups is not None:
         after["enabled_groups"] = sorted(g.name for g in groups)
     _check_combination(after)
-    for key, value in parsed.items():
+    return _Change(before, after, parsed, groups, groups_before)
+
+
+# --- Impact: who could reset before the change, and who could after -------------------------
+
+
+@dataclass(frozen=True)
+class _Census:
+    in_scope: int
+    able: frozenset[int]
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """What eligibility reads of each user, loaded in three queries for the whole tenant."""
+
+    users: list[User]
+    roles: dict[int, tuple[str, ...]]
+    methods: dict[int, frozenset[str]]
+
+    @classmethod
+    def load(cls, tenant: Tenant) -> _Directory:
+        # Through the tenant's manager each user knows its tenant without a query.
+        users = list(
+            tenant.users.only("pk", "tenant_id", "upn", "source", "enabled").order_by("upn")
+        )
+        roles: dict[int, list[str]] = defaultdict(list)
+        for user_id, role in RoleAssignment.objects.filter(user__tenant=tenant).values_list(
+            "user_id", "role"
+        ):
+            roles[user_id].append(role)
+        methods: dict[int, set[str]] = defaultdict(set)
+        for user_id, method in RegisteredMethod.objects.filter(
+            user__tenant=tenant, state=RegisteredMethod.State.ACTIVE
+        ).values_list("user_id", "method"):
+            methods[user_id].add(method)
+        return cls(
+            users,
+            {k: tuple(sorted(v)) for k, v in roles.items()},
+            {k: frozenset(v) for k, v in methods.items()},
+        )
+
+
+def _scope(policy: SsprPolicy, groups: Iterable[Group]) -> set[int]:
+    if policy.enabled_for != SsprPolicy.Scope.SELECTED:
+        return set()
+    return effective_members(groups)
+
+
+def _census(directory: _Directory, policy: SsprPolicy, groups: Iterable[Group]) -> _Census:
+    """Who is in scope and who could reset under `policy`.
+
+    The answer for each user is `eligibility.assess` itself. Users alike in everything assess
+    reads of them (source, enabled, roles, scope, active methods) share one answer, so assess runs
+    once per kind of user rather than once per user (each run queries the user's methods).
+    """
+    scoped_ids = _scope(policy, groups)
+    answers: dict[Hashable, bool] = {}
+    in_scope_count = 0
+    able = set()
+    for user in directory.users:
+        roles = directory.roles.get(user.pk, ())
+        scoped = in_scope(user, policy, scoped_ids)
+        in_scope_count += scoped
+        kind = (
+            user.source,
+            user.enabled,
+            roles,
+            scoped,
+            directory.methods.get(user.pk, frozenset()),
+        )
+        if kind not in answers:
+            answers[kind] = assess(user, policy, scoped_ids=scoped_ids, roles=list(roles)).eligible
+        if answers[kind]:
+            able.add(user.pk)
+    return _Census(in_scope_count, frozenset(able))
+
+
+def _impact(tenant: Tenant, policy: SsprPolicy, change: _Change) -> dict[str, Any]:
+    directory = _Directory.load(tenant)
+    before = _census(directory, policy, change.groups_before)
+    if all(change.before[k] == change.after[k] for k in _ELIGIBILITY_KEYS):
+        after = before
+    else:
+        # An unsaved copy holding the new settings; the new groups are passed alongside.
+        candidate = SsprPolicy(
+            tenant=tenant, **{k: v for k, v in change.after.items() if k != "enabled_groups"}
+        )
+        groups = change.groups if change.groups is not None else change.groups_before
+        after = _census(directory, candidate, groups)
+    losing = before.able - after.able
+    return {
+        "users_in_scope_before": before.in_scope,
+        "users_in_scope_after": after.in_scope,
+        "users_able_before": len(before.able),
+        "users_able_after": len(after.able),
+        "users_losing_reset": len(losing),
+        "examples": [u.upn for u in directory.users if u.pk in losing][:IMPACT_EXAMPLES],
+    }
+
+
+def preview_impact(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """What `changes` would do, checked exactly as update_policy checks them; nothing is saved.
+
+    The answer counts users in scope and users able to reset before and after, how many would
+    lose self-service reset, and up to five of them by user name.
+    """
+    policy = get_policy(tenant)
+    return _impact(tenant, policy, _check(tenant, policy, changes))
+
+
+@dataclass(frozen=True)
+class PolicyUpdate:
+    policy: SsprPolicy
+    # The same shape as preview_impact's answer, measured just before the change was saved.
+    impact: dict[str, Any]
+
+
+@transaction.atomic
+def update_policy_with_impact(
+    tenant: Tenant, changes: Mapping[str, Any], actor: User | str | None
+) -> PolicyUpdate:
+    """Apply `changes` all together or not at all; the audit event holds old and new values."""
+    policy = SsprPolicy.objects.select_for_update().get(pk=get_policy(tenant).pk)
+    change = _check(tenant, policy, changes)
+    impact = _impact(tenant, policy, change)
+    for key, value in change.parsed.items():
         setattr(policy, key, value)
     policy.save()
-    if groups is not None:
-        policy.enabled_groups.set(groups)
-    changed = {k: {"old": before[k], "new": after[k]} for k in after if before[k] != after[k]}
+    if change.groups is not None:
+        policy.enabled_groups.set(change.groups)
     record(
         tenant,
         Activity.UPDATE_SSPR_POLICY,
         actor=actor,
         target="Password reset policy",
-        changes=changed,
+        changes=change.changed,
+        users_losing_reset=impact["users_losing_reset"],
     )
-    return policy
+    return PolicyUpdate(policy, impact)
+
+
+def update_policy(
+    tenant: Tenant, changes: Mapping[str, Any], actor: User | str | None
+) -> SsprPolicy:
+    """Apply `changes` all together or not at all (see update_policy_with_impact)."""
+    return update_policy_with_impact(tenant, changes, actor).policy

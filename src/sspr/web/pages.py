@@ -16,6 +16,7 @@ from sspr.directory.signin import sign_in, sign_out
 from sspr.directory.tenants import get_tenant
 from sspr.errors import DomainError, NotFound
 from sspr.flows.change import change_password
+from sspr.flows.registration import interruption
 from sspr.policy.passwords import PasswordRejected, rules_for
 from sspr.web.forms import ChangePasswordForm, SignInForm
 
@@ -77,7 +78,7 @@ def tenant_home(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @with_tenant
 def sign_in_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     form = SignInForm(request.POST or None)
-    error = ""
+    error, status = "", 200
     if request.method == "POST" and form.is_valid():
         try:
             result = sign_in(
@@ -87,18 +88,24 @@ def sign_in_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 Credential.Kind.BROWSER,
             )
         except DomainError as failure:
-            error = failure.message
+            error, status = failure.message, failure.status
         else:
             # A new session id at sign-in: a planted session cookie is worth nothing.
             request.session.cycle_key()
             request.session[SESSION_TOKEN] = result.token
-            target = "change" if result.must_change_password else "account"
+            target = (
+                "change"
+                if result.must_change_password
+                else "register"
+                if interruption(result.user)
+                else "account"
+            )
             return redirect(reverse(target, args=[tenant.slug]))
     return render(
         request,
         "sspr/sign_in.html",
         {"tenant": tenant, "form": form, "error": error},
-        status=400 if error or form.errors else 200,
+        status=status if error else 400 if form.errors else 200,
     )
 
 

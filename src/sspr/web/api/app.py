@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from sspr import __version__
 from sspr.errors import DomainError
-from sspr.web.api import health, me, sessions, users
+from sspr.web.api import captcha, health, me, methods, resets, sessions, sspr_policy, users
 
 log = logging.getLogger(__name__)
 
@@ -155,5 +155,9 @@ api.add_router("", health.router)
 api.add_router("", sessions.router)
 api.add_router("", me.router)
 api.add_router("", users.router)
+api.add_router("", captcha.router)
+api.add_router("", resets.router)
+api.add_router("", methods.router)
+api.add_router("", sspr_policy.router)
 
 __all__ = ["__version__", "api"]

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
 
 from sspr.directory.models import User
+
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text (the query fails), SQLite would store it silently.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+# Text that is stored or looked up in the database.
+Text = Annotated[str, AfterValidator(_without_nul)]
 
 
 class Error(Schema):
@@ -31,7 +43,7 @@ class Health(Schema):
 
 
 class SessionIn(Schema):
-    username: str = Field(min_length=1, max_length=256)
+    username: Text = Field(min_length=1, max_length=256)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -86,15 +98,15 @@ class Message(Schema):
 
 
 class UserCreateIn(Schema):
-    upn: str = Field(min_length=3, max_length=113)
+    upn: Text = Field(min_length=3, max_length=113)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
-    display_name: str = Field(default="", max_length=256)
-    given_name: str = Field(default="", max_length=64)
-    family_name: str = Field(default="", max_length=64)
-    mail: str = Field(default="", max_length=254)
-    mobile_phone: str = Field(default="", max_length=32)
-    office_phone: str = Field(default="", max_length=32)
-    roles: list[str] = Field(default=[], max_length=8)
+    display_name: Text = Field(default="", max_length=256)
+    given_name: Text = Field(default="", max_length=64)
+    family_name: Text = Field(default="", max_length=64)
+    mail: Text = Field(default="", max_length=254)
+    mobile_phone: Text = Field(default="", max_length=32)
+    office_phone: Text = Field(default="", max_length=32)
+    roles: list[Text] = Field(default=[], max_length=8)
     must_change_password: bool = True
 
 

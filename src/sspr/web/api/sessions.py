@@ -8,7 +8,7 @@ from ninja import Router, Status
 from sspr.directory.models import Credential
 from sspr.directory.signin import sign_in
 from sspr.directory.tenants import get_tenant
-from sspr.web.api.schemas import Error, SessionIn, SessionOut, UserOut
+from sspr.web.api.schemas import Error, SessionIn, SessionOut, Text, UserOut
 
 router = Router(tags=["sessions"])
 
@@ -18,7 +18,7 @@ router = Router(tags=["sessions"])
     response={201: SessionOut, 401: Error, 403: Error, 404: Error, 422: Error, 429: Error},
     auth=None,
 )
-def create_session(request: HttpRequest, tenant: str, body: SessionIn) -> Status[Any]:
+def create_session(request: HttpRequest, tenant: Text, body: SessionIn) -> Status[Any]:
     """Sign in with a user name and password; the answer carries a bearer token."""
     signed_in = sign_in(get_tenant(tenant), body.username, body.password, Credential.Kind.API)
     return Status(

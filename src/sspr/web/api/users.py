@@ -13,7 +13,7 @@ from sspr.directory.tenants import get_tenant
 from sspr.directory.users import create_user
 from sspr.errors import Forbidden
 from sspr.web.api.auth import bearer, credential_of
-from sspr.web.api.schemas import Error, UserCreateIn, UserList, UserOut
+from sspr.web.api.schemas import Error, Text, UserCreateIn, UserList, UserOut
 
 router = Router(tags=["users"], auth=bearer)
 
@@ -30,13 +30,13 @@ def acting_admin(request: HttpRequest, slug: str) -> tuple[Tenant, User]:
 
 
 class UserFilter(Schema):
-    search: str = F(default="", max_length=256)
+    search: Text = F(default="", max_length=256)
     limit: int = F(default=50, ge=1, le=500)
     offset: int = F(default=0, ge=0, le=10_000_000)
 
 
 @router.get("/tenants/{tenant}/users", response={200: UserList, 401: Error, 403: Error, 404: Error})
-def list_users(request: HttpRequest, tenant: str, filters: Query[UserFilter]) -> dict[str, Any]:
+def list_users(request: HttpRequest, tenant: Text, filters: Query[UserFilter]) -> dict[str, Any]:
     """Users of the organisation, by UPN; `search` matches UPN, name and mail."""
     scope, _ = acting_admin(request, tenant)
     users = User.objects.filter(tenant=scope).prefetch_related("role_assignments")
@@ -53,7 +53,7 @@ def list_users(request: HttpRequest, tenant: str, filters: Query[UserFilter]) ->
     "/tenants/{tenant}/users",
     response={201: UserOut, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error},
 )
-def add_user(request: HttpRequest, tenant: str, body: UserCreateIn) -> Status[Any]:
+def add_user(request: HttpRequest, tenant: Text, body: UserCreateIn) -> Status[Any]:
     """Create a cloud user. A password given here is temporary unless told otherwise."""
     scope, actor = acting_admin(request, tenant)
     if not can_manage_users(actor.roles):

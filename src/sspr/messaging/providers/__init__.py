@@ -1,0 +1,1 @@
+"""Phone (SMS and voice) providers: one small class each, chosen by `settings.PHONE_PROVIDER`."""

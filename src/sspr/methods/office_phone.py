@@ -1,0 +1,15 @@
+"""A code read out in a call to the office phone."""
+
+from __future__ import annotations
+
+from sspr.messaging.phone import place_call
+from sspr.methods.phone import PhoneMethod
+from sspr.methods.voice import spoken
+
+
+class OfficePhoneMethod(PhoneMethod):
+    name = "office_phone"
+    label = "Call to office phone"
+
+    def deliver(self, to: str, code: str, purpose: str) -> None:
+        place_call(to, spoken(code))

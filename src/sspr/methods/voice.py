@@ -1,0 +1,18 @@
+"""A code read out in a call to the mobile phone."""
+
+from __future__ import annotations
+
+from sspr.messaging.phone import place_call
+from sspr.methods.phone import PhoneMethod
+
+
+def spoken(code: str) -> str:
+    return f"Your verification code is {', '.join(code)}. Again: {', '.join(code)}."
+
+
+class VoiceMethod(PhoneMethod):
+    name = "voice"
+    label = "Call to mobile phone"
+
+    def deliver(self, to: str, code: str, purpose: str) -> None:
+        place_call(to, spoken(code))

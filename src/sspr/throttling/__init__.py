@@ -1,0 +1,1 @@
+"""Counters that hold across processes: attempts, codes sent, daily caps."""

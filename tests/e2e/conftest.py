@@ -1,0 +1,229 @@
+"""Browser end-to-end fixtures: a real `sspr serve` on a data directory of its own, and Chromium.
+
+Nothing here touches the Django test database. The instance is set up with the real command line
+(as an operator would) and then driven as a black box, over HTTP and through a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+SSPR = Path(sys.executable).with_name("sspr")
+TENANT = "contoso"
+DOMAIN = "contoso.com"
+PASSWORD = "Correct-Horse-42"
+START_TIMEOUT = 30.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Variables of the calling shell (or of pytest-django) that would point the instance elsewhere.
+_INHERITED = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "REDIS_URL", "SECRET_KEY")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def http(method: str, url: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> Reply:
+    """One plain HTTP exchange with the standard library; error statuses are answers too."""
+    assert url.startswith("http://127.0.0.1:")
+    # Only ever the loopback instance under test (asserted above), never file: or other schemes.
+    request = urllib.request.Request(url, data=body, headers=headers or {},  # noqa: S310
+                                     method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return Reply(response.status, {k.lower(): v for k, v in response.headers.items()},
+                         response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Reply(error.code, {k.lower(): v for k, v in error.headers.items()},
+                         error.read())
+
+
+@dataclass
+class Instance:
+    """A served opensspr, and the command line that administers its data directory."""
+
+    data_dir: Path
+    env: dict[str, str]
+    base_url: str = ""
+    tenant: str = TENANT
+
+    def sspr(self, *args: str) -> str:
+        done = subprocess.run([str(SSPR), *args], env=self.env, cwd=self.data_dir,
+                              capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"sspr {' '.join(args)} exited {done.returncode}:\n"
+                        f"{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def page_url(self, page: str) -> str:
+        return self.url(f"/t/{self.tenant}/{page}")
+
+    def create_user(self, prefix: str, *, password: str = PASSWORD,
+                    must_change: bool = False) -> str:
+        """A user nobody else uses: a fresh UPN, its mail the same address. Returns the UPN."""
+        upn = f"{prefix}-{uuid.uuid4().hex[:8]}@{DOMAIN}"
+        self.sspr("user", "create", self.tenant, upn, "--password", password, "--email", upn,
+                  *(["--must-change"] if must_change else []))
+        return upn
+
+    def outbox(self, to: str) -> list[dict[str, str]]:
+        out = self.sspr("outbox", "--json", "--to", to)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def api(self, method: str, path: str, payload: Any = None, token: str = "") -> Reply:
+        headers = {"Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        body = json.dumps(payload).encode() if payload is not None else None
+        return http(method, self.url(f"/api/v1{path}"), body, headers)
+
+    def api_sign_in(self, username: str, password: str) -> Reply:
+        return self.api("POST", f"/tenants/{self.tenant}/sessions",
+                        {"username": username, "password": password})
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_healthy(instance: Instance, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"sspr serve exited {server.returncode} before answering:\n"
+                        f"{log.read_text(errors='replace')}")
+        try:
+            reply = http("GET", instance.url("/api/v1/health"))
+        except OSError as error:
+            last = repr(error)
+        else:
+            if reply.status == 200:
+                return
+            last = f"HTTP {reply.status}: {reply.text[:200]}"
+        time.sleep(0.1)
+    pytest.fail(f"sspr serve did not answer /api/v1/health within {START_TIMEOUT:.0f} s "
+                f"({last}):\n{log.read_text(errors='replace')}")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    data_dir = tmp_path_factory.mktemp("sspr-e2e")
+    env = {k: v for k, v in os.environ.items()
+           if k not in _INHERITED and not k.startswith(("SSPR_", "SMTP_"))}
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env.update(SSPR_DATA_DIR=str(data_dir), SSPR_BASE_URL=base_url)
+    site = Instance(data_dir=data_dir, env=env, base_url=base_url)
+
+    site.sspr("tenant", "create", TENANT, "--name", "Contoso", "--plan", "p1")
+    site.sspr("user", "create", TENANT, f"alice@{DOMAIN}", "--password", PASSWORD,
+              "--email", f"alice@{DOMAIN}")
+
+    log = data_dir / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(SSPR), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=data_dir, stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(site, server, log)
+        yield site
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser, instance: Instance) -> Iterator[BrowserContext]:
+    fresh = browser.new_context(base_url=instance.base_url)
+    try:
+        yield fresh
+    finally:
+        fresh.close()
+
+
+@dataclass
+class Console:
+    messages: list[ConsoleMessage] = field(default_factory=list)
+
+    def texts(self) -> list[str]:
+        return [f"[{m.type}] {m.text}" for m in self.messages]
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def console(page: Page) -> Console:
+    """What the page wrote to the browser console, from the first navigation on."""
+    seen = Console()
+
+    def record(message: ConsoleMessage) -> None:
+        seen.messages.append(message)
+
+    page.on("console", record)
+    return seen
