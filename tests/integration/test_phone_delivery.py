@@ -121,7 +121,7 @@ def twilio(settings: Any) -> Iterator[FakeTwilio]:
     state = FakeTwilio(url="")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     settings.PHONE_PROVIDER = "twilio"
     settings.TWILIO_ACCOUNT_SID = SID

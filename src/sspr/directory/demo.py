@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from sspr.directory.groups import create_group
-from sspr.directory.models import Tenant
+from sspr.directory.models import Tenant, User
 from sspr.directory.tenants import create_tenant
 from sspr.directory.users import create_user
+from sspr.methods.models import RegisteredMethod
 from sspr.policy.sspr_policy import update_policy
 
 SLUG = "contoso"
@@ -67,5 +69,11 @@ def ensure_demo() -> tuple[Tenant, bool]:
             actor="sspr demo",
         )
     create_group(tenant, "All staff", [u.upn for u in DEMO_USERS])
+    # Email registered for everyone, so that a reset can be tried at once (codes land in the
+    # outbox); the administrators' second gate is theirs to register.
+    for user in User.objects.filter(tenant=tenant):
+        RegisteredMethod.objects.create(user=user, method="email", value=user.mail,
+                                        state=RegisteredMethod.State.ACTIVE,
+                                        verified_at=timezone.now(), confirmed_at=timezone.now())
     update_policy(tenant, {"enabled_for": "all"}, actor="sspr demo")
     return tenant, True

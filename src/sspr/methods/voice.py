@@ -7,7 +7,8 @@ from sspr.methods.phone import PhoneMethod
 
 
 def spoken(code: str) -> str:
-    return f"Your verification code is {', '.join(code)}. Again: {', '.join(code)}."
+    # Digits one by one; the provider reads the whole message twice.
+    return f"Your verification code is {', '.join(code)}."
 
 
 class VoiceMethod(PhoneMethod):
