@@ -13,9 +13,11 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,31 +160,47 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    data_dir = tmp_path_factory.mktemp("sspr-e2e")
+def new_instance(data_dir: Path, extra_env: Mapping[str, str] | None = None,
+                 tenant: str = TENANT) -> Instance:
+    """An instance on `data_dir` and a free loopback port, not yet served.
+
+    The environment is the caller's without anything that would point the instance elsewhere,
+    plus `extra_env` (for example SMTP_HOST and SMTP_PORT of a test mail server).
+    """
     env = {k: v for k, v in os.environ.items()
            if k not in _INHERITED and not k.startswith(("SSPR_", "SMTP_"))}
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{_free_port()}"
     env.update(SSPR_DATA_DIR=str(data_dir), SSPR_BASE_URL=base_url)
-    site = Instance(data_dir=data_dir, env=env, base_url=base_url)
+    env.update(extra_env or {})
+    return Instance(data_dir=data_dir, env=env, base_url=base_url, tenant=tenant)
 
-    site.sspr("tenant", "create", TENANT, "--name", "Contoso", "--plan", "p1")
-    site.sspr("user", "create", TENANT, f"alice@{DOMAIN}", "--password", PASSWORD,
-              "--email", f"alice@{DOMAIN}")
 
-    log = data_dir / "serve.log"
+@contextmanager
+def serving(site: Instance) -> Iterator[Instance]:
+    """Run `sspr serve` for `site` until the block ends; its output goes to serve.log."""
+    port = urllib.parse.urlsplit(site.base_url).port
+    assert port is not None, site.base_url
+    log = site.data_dir / "serve.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
             [str(SSPR), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=data_dir, stdout=output, stderr=subprocess.STDOUT,
+            env=site.env, cwd=site.data_dir, stdout=output, stderr=subprocess.STDOUT,
         )
     try:
         _wait_until_healthy(site, server, log)
         yield site
     finally:
         _stop(server)
+
+
+@pytest.fixture(scope="session")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    site = new_instance(tmp_path_factory.mktemp("sspr-e2e"))
+    site.sspr("tenant", "create", TENANT, "--name", "Contoso", "--plan", "p1")
+    site.sspr("user", "create", TENANT, f"alice@{DOMAIN}", "--password", PASSWORD,
+              "--email", f"alice@{DOMAIN}")
+    with serving(site):
+        yield site
 
 
 @pytest.fixture(scope="session")

@@ -238,3 +238,88 @@ class TestGuards:
         assert weak.status_code == 422
         assert "password_too_short" in [r["code"] for r in weak.json()["rules"]]
         assert Api().sign_in("contoso", registered_alice.upn).status_code == 201
+
+
+def pass_email_gate(api: Api, fid: str, address: str) -> None:
+    api.call("POST", f"/password-resets/{fid}/challenges", {"method": "email"})
+    api.call("POST", f"/password-resets/{fid}/verifications",
+             {"method": "email", "code": last_code_to(address)})
+
+
+class TestNotifications:
+    def test_every_registered_email_and_the_upn_hear_of_it(
+        self, api: Api, sspr_on: Any, alice: User, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        register_email(alice, "alice.home@example.com")
+        fid = start(api, alice.upn).json()["id"]
+        pass_email_gate(api, fid, "alice.home@example.com")
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            api.call("POST", f"/password-resets/{fid}/completion", {"new_password": NEW})
+        told = sorted(to for m in mail.outbox for to in m.to)
+        assert told == ["alice.home@example.com", "alice@contoso.com"]
+        assert all(NEW not in m.body for m in mail.outbox)
+
+    def test_admins_are_told_when_an_admin_resets_if_enabled(
+        self, api: Api, sspr_on: Any, make_user: Any, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        update_policy(sspr_on, {"notify_admins": True, "methods_required": 1}, actor="t")
+        make_user(sspr_on, "ga@contoso.com", roles=["global-administrator"])
+        helper = make_user(sspr_on, "help@contoso.com", roles=["helpdesk-administrator"])
+        register_email(helper)
+        register_email(helper, "help.home@example.com")  # replaces: one email per user
+        _, app = register_totp(helper)
+        fid = start(api, helper.upn).json()["id"]
+        pass_email_gate(api, fid, "help.home@example.com")
+        api.call("POST", f"/password-resets/{fid}/verifications",
+                 {"method": "totp", "code": app.next_code()})
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            done = api.call("POST", f"/password-resets/{fid}/completion", {"new_password": NEW})
+        assert done.status_code == 200
+        notices = [m for m in mail.outbox if "administrator" in m.subject.lower()]
+        assert [m.to for m in notices] == [["ga@contoso.com"]]
+
+    def test_users_are_not_told_when_notifications_are_off(
+        self, api: Api, registered_alice: User, tenant: Any,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        update_policy(tenant, {"notify_users": False}, actor="t")
+        fid = start(api, registered_alice.upn).json()["id"]
+        pass_email_gate(api, fid, registered_alice.upn)
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            api.call("POST", f"/password-resets/{fid}/completion", {"new_password": NEW})
+        assert mail.outbox == []
+
+
+class TestCaps:
+    def test_the_daily_sms_cap_of_a_tenant(
+        self, api: Api, sspr_on: Any, make_user: Any
+    ) -> None:
+        from sspr.flows import registration
+
+        flows = []
+        for i in range(3):
+            user = make_user(sspr_on, f"u{i}@contoso.com")
+            item, _ = registration.begin(user, "sms", {"value": f"+1425555010{i}"})
+            registration.confirm(user, item.pk, {"code": last_code_to(f"+1425555010{i}")})
+            flows.append(start(api, user.upn).json()["id"])
+        # Three texts went out to register; the tenant may send five a day.
+        update_policy(sspr_on, {"sms_daily_limit": 5}, actor="t")
+        sent = [api.call("POST", f"/password-resets/{fid}/challenges",
+                         {"method": "sms"}).status_code for fid in flows]
+        assert sent == [202, 202, 429]
+
+    def test_starts_per_address_are_limited(self, api: Api, sspr_on: Any) -> None:
+        codes = [start(api, f"n{i}@contoso.com").status_code for i in range(31)]
+        assert codes == [201] * 30 + [429]
+        other = api.call("POST", "/tenants/contoso/password-resets",
+                         {"username": "x@contoso.com"}, REMOTE_ADDR="10.0.0.9")
+        assert other.status_code == 201
+
+    def test_unlock_is_not_for_cloud_accounts(self, api: Api, registered_alice: User) -> None:
+        fid = start(api, registered_alice.upn).json()["id"]
+        pass_email_gate(api, fid, registered_alice.upn)
+        refused = api.call("POST", f"/password-resets/{fid}/completion", {"action": "unlock"})
+        assert refused.status_code == 409 and refused.json()["code"] == "unlock_unavailable"

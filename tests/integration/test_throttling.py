@@ -32,8 +32,11 @@ def exercise_limit() -> None:
         take(LIMIT, 1, "alice")
     with pytest.raises(Blocked) as first:
         take(LIMIT, 1, "alice")
-    assert timedelta(hours=23) < first.value.until - first.value.until.now(
-        first.value.until.tzinfo) <= timedelta(hours=24)
+    assert (
+        timedelta(hours=23)
+        < first.value.until - first.value.until.now(first.value.until.tzinfo)
+        <= timedelta(hours=24)
+    )
     assert blocked_until(LIMIT, 1, "alice") is not None
     release(LIMIT, 1, "alice")  # giving back does not lift a block
     with pytest.raises(Blocked):
@@ -107,12 +110,27 @@ def free_port() -> int:
 def redis_url(tmp_path_factory: Any) -> Iterator[str]:
     server = shutil.which("redis-server")
     if server is None:
-        pytest.fail("redis-server is missing: `make test` installs it (scripts/ensure-system-packages)")
+        pytest.fail(
+            "redis-server is missing: `make test` installs it (scripts/ensure-system-packages)"
+        )
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             with socket.socket() as probe:

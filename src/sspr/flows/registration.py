@@ -70,6 +70,8 @@ def begin(
     if handler.channel:
         with blocking(user.tenant, user.upn):
             take(limits.REGISTRATION_CODES, user.tenant.pk, user.upn)
+            if method == "sms":
+                take(limits.sms_per_tenant(policy.sms_daily_limit), user.tenant.pk, "tenant")
     with transaction.atomic():
         RegisteredMethod.objects.filter(user=user, method=method, state=Pending).delete()
         registration = RegisteredMethod.objects.create(user=user, method=method, value=value)

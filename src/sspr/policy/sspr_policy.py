@@ -306,15 +306,17 @@ class _Census:
 class _Directory:
     """What eligibility reads of each user, loaded in three queries for the whole tenant."""
 
+    tenant: Tenant
     users: list[User]
     roles: dict[int, tuple[str, ...]]
     methods: dict[int, frozenset[str]]
 
     @classmethod
     def load(cls, tenant: Tenant) -> _Directory:
-        # Through the tenant's manager each user knows its tenant without a query.
         users = list(
-            tenant.users.only("pk", "tenant_id", "upn", "source", "enabled").order_by("upn")
+            User.objects.filter(tenant=tenant)
+            .only("pk", "tenant_id", "upn", "source", "enabled")
+            .order_by("upn")
         )
         roles: dict[int, list[str]] = defaultdict(list)
         for user_id, role in RoleAssignment.objects.filter(user__tenant=tenant).values_list(
@@ -327,6 +329,7 @@ class _Directory:
         ).values_list("user_id", "method"):
             methods[user_id].add(method)
         return cls(
+            tenant,
             users,
             {k: tuple(sorted(v)) for k, v in roles.items()},
             {k: frozenset(v) for k, v in methods.items()},
@@ -362,6 +365,7 @@ def _census(directory: _Directory, policy: SsprPolicy, groups: Iterable[Group]) 
             directory.methods.get(user.pk, frozenset()),
         )
         if kind not in answers:
+            user.tenant = directory.tenant  # what assess reads of the tenant, without a query
             answers[kind] = assess(user, policy, scoped_ids=scoped_ids, roles=list(roles)).eligible
         if answers[kind]:
             able.add(user.pk)

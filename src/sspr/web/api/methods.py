@@ -90,14 +90,14 @@ def add_method(request: HttpRequest, body: MethodIn) -> Status[Any]:
     return Status(201, _out(item, info))
 
 
-@router.post("/me/methods/{method_id}/verification", response={200: MethodOut, **ERRORS})
+@router.post("/me/methods/{int:method_id}/verification", response={200: MethodOut, **ERRORS})
 def verify_method(request: HttpRequest, method_id: int, body: CodeIn) -> dict[str, Any]:
     """Prove you hold the method with the code you received (or your app shows)."""
     item = registration.confirm(credential_of(request).user, method_id, {"code": body.code})
     return _out(item)
 
 
-@router.delete("/me/methods/{method_id}", response={204: None, **ERRORS})
+@router.delete("/me/methods/{int:method_id}", response={204: None, **ERRORS})
 def remove_method(request: HttpRequest, method_id: int) -> Status[None]:
     """Remove a method. Needs a sign-in of the last ten minutes."""
     registration.remove(credential_of(request), method_id)
