@@ -6,11 +6,15 @@ Nothing here touches the Django test database. The instance is set up with the r
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 SSPR = Path(sys.executable).with_name("sspr")
@@ -191,6 +196,74 @@ def serving(site: Instance) -> Iterator[Instance]:
         yield site
     finally:
         _stop(server)
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message as the mail server received it."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+
+
+class Mailbox:
+    """An SMTP server on the loopback, in the test process, keeping every message it receives.
+
+    Pass `env` to an instance (new_instance(..., extra_env=mailbox.env)) and its mail goes here
+    over real SMTP instead of to the outbox.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._lock = threading.Lock()
+        self._received: list[Mail] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port)}
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        part = message.get_body(("plain",))
+        body = part.get_content() if part is not None else ""
+        mail = Mail(tuple(r.lower() for r in envelope.rcpt_tos), str(message["subject"]), body)
+        with self._lock:
+            self._received.append(mail)
+        return "250 Message accepted for delivery"
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._received)
+
+    def received(self, since: int = 0) -> list[Mail]:
+        """Every message, oldest first, from the `since`-th on (a count taken earlier)."""
+        with self._lock:
+            return list(self._received[since:])
+
+    def wait_for(self, to: str, subject: str, *, since: int = 0, timeout: float = 10.0) -> Mail:
+        """The first message to `to` whose subject matches the pattern `subject`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for mail in self.received(since):
+                if to.lower() in mail.to and re.search(subject, mail.subject, re.IGNORECASE):
+                    return mail
+            if time.monotonic() > deadline:
+                pytest.fail(f"no mail to {to} with a subject like {subject!r} within "
+                            f"{timeout:.0f} s; received: {self.received(since)}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def mail_server() -> Iterator[Mailbox]:
+    """A Mailbox listening on a free loopback port until the block ends."""
+    mailbox = Mailbox(_free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def test_eligibility_rules(tenant: Any, make_user: Any, scope: str, required: in
     user.save()
     for name in registered:
         RegisteredMethod.objects.create(user=user, method=name, state="active", value="x")
-    inner = create_group(tenant, "Inner", [user.upn] if in_group else [])
+    create_group(tenant, "Inner", [user.upn] if in_group else [])
     outer = create_group(tenant, "Outer", [], ["Inner"] if nested else [])
     policy = get_policy(tenant)
     SsprPolicy.objects.filter(pk=policy.pk).update(

@@ -49,7 +49,7 @@ class TestInvalidCombinations:
         assert "cannot exceed the number to register" in error.message
         assert "register 3" in error.message and "asked 4" in error.message
         update_policy(tenant, {"questions_to_register": 4, "questions_to_reset": 4}, "tester")
-        # Lowering "register" below the stored "reset" is the same mistake, seen from the other side.
+        # Lowering "register" below the stored "reset" is the same mistake from the other side.
         assert refused(tenant, {"questions_to_register": 3}).details["field"] == (
             "questions_to_reset"
         )
@@ -192,9 +192,7 @@ CHANGES = st.fixed_dictionaries(
         "enabled_for": st.sampled_from(["none", "selected", "all", "some"]),
         "enabled_groups": st.lists(st.sampled_from([*GROUPS, "Ghosts"]), max_size=2),
         "methods_required": st.sampled_from([1, 2, 3]),
-        "methods_enabled": st.lists(
-            st.sampled_from([*METHODS, "fax"]), unique=True, max_size=4
-        ),
+        "methods_enabled": st.lists(st.sampled_from([*METHODS, "fax"]), unique=True, max_size=4),
         "questions_to_register": st.integers(2, 6),
         "questions_to_reset": st.integers(2, 6),
         "custom_questions": st.lists(st.sampled_from(QUESTIONS), max_size=3),
