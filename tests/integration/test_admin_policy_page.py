@@ -148,6 +148,15 @@ class TestViewing:
         assert "You do not have access to this page." in html
         assert "Password reset" not in html and "policy" not in html.lower()
 
+    def test_a_plain_user_cannot_post_either(self, people: Any, tenant: Tenant) -> None:
+        client = browser("ann@contoso.com")
+        token = csrf_token(client.get("/t/contoso/account").content.decode())
+        data = form_of(as_dict(get_policy(tenant)), enabled_for="none")
+        response = client.post(PAGE, {**data, "csrfmiddlewaretoken": token})
+        assert response.status_code == 403
+        assert "You do not have access to this page." in response.content.decode()
+        assert get_policy(tenant).enabled_for == "all"
+
     def test_visitors_are_sent_to_sign_in(self, people: Any) -> None:
         response = Client().get(PAGE)
         assert (response.status_code, response["Location"]) == (302, "/t/contoso/sign-in")

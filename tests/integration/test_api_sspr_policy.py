@@ -286,17 +286,52 @@ class TestImpact:
         assert impact["users_losing_reset"] == 7
         assert impact["examples"] == [f"u{n}@contoso.com" for n in range(5)]
 
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"enabled_for": "selected", "enabled_groups": ["Staff", "Other"]},
+            {"methods_required": 2, "methods_enabled": ["email", "sms", "questions"]},
+            {"methods_enabled": ["email", "questions"]},
+        ],
+    )
     def test_the_preview_agrees_with_eligibility_user_by_user(
-        self, small_tenant: dict[str, User], tenant: Tenant
+        self,
+        small_tenant: dict[str, User],
+        tenant: Tenant,
+        make_user: Any,
+        changes: dict[str, Any],
     ) -> None:
-        """The preview's counting shortcut gives what assess gives for each user."""
-        changes = {"enabled_for": "selected", "enabled_groups": ["Staff", "Other"]}
+        """The preview's counting shortcut (one assess per kind of user) gives what assess gives
+        for each user, before and after, synced and admin users included."""
+        hal = make_user(tenant, "hal@contoso.com", password=None)
+        User.objects.filter(pk=hal.pk).update(source="synced")
+        add_method(hal, "email")
+        add_method(small_tenant["dee"], "questions")
+        add_method(small_tenant["gus"], "sms")
+        # An administrator with exactly bob's methods: the admin policy must tell them apart.
+        ian = make_user(tenant, "ian@contoso.com", password=None, roles=["password-administrator"])
+        add_method(ian, "email")
+        add_method(ian, "sms")
+
+        def count() -> tuple[int, set[str]]:
+            policy = get_policy(tenant)
+            users = list(User.objects.filter(tenant=tenant))
+            able = {u.upn for u in users if assess(u, policy).eligible}
+            return sum(in_scope(u, policy) for u in users), able
+
         impact = preview_impact(tenant, changes)
+        scope_before, able_before = count()
         update_policy(tenant, changes, actor="test")
-        policy = get_policy(tenant)
-        users = list(User.objects.filter(tenant=tenant))
-        assert impact["users_in_scope_after"] == sum(in_scope(u, policy) for u in users)
-        assert impact["users_able_after"] == sum(assess(u, policy).eligible for u in users)
+        scope_after, able_after = count()
+        assert (impact["users_in_scope_before"], impact["users_in_scope_after"]) == (
+            scope_before,
+            scope_after,
+        )
+        assert (impact["users_able_before"], impact["users_able_after"]) == (
+            len(able_before),
+            len(able_after),
+        )
+        assert impact["examples"] == sorted(able_before - able_after)[:5]
 
     def test_preview_and_patch_through_the_api(
         self, small_tenant: dict[str, User], tenant: Tenant, make_api: Any

@@ -193,14 +193,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "password_protection": _choice("enforce", "audit"),
 }
 KEYS = (*_PARSERS, "enabled_groups")
-# The settings that decide who can reset (flows.eligibility); no other change has an impact.
-_ELIGIBILITY_KEYS = (
-    "enabled_for",
-    "enabled_groups",
-    "methods_required",
-    "methods_enabled",
-    "writeback_enabled",
-)
 
 
 def _groups(tenant: Tenant, value: Any) -> list[Group]:
@@ -375,15 +367,12 @@ def _census(directory: _Directory, policy: SsprPolicy, groups: Iterable[Group]) 
 def _impact(tenant: Tenant, policy: SsprPolicy, change: _Change) -> dict[str, Any]:
     directory = _Directory.load(tenant)
     before = _census(directory, policy, change.groups_before)
-    if all(change.before[k] == change.after[k] for k in _ELIGIBILITY_KEYS):
-        after = before
-    else:
-        # An unsaved copy holding the new settings; the new groups are passed alongside.
-        candidate = SsprPolicy(
-            tenant=tenant, **{k: v for k, v in change.after.items() if k != "enabled_groups"}
-        )
-        groups = change.groups if change.groups is not None else change.groups_before
-        after = _census(directory, candidate, groups)
+    # An unsaved copy holding the new settings; the new groups are passed alongside.
+    candidate = SsprPolicy(
+        tenant=tenant, **{k: v for k, v in change.after.items() if k != "enabled_groups"}
+    )
+    groups = change.groups if change.groups is not None else change.groups_before
+    after = _census(directory, candidate, groups)
     losing = before.able - after.able
     return {
         "users_in_scope_before": before.in_scope,

@@ -148,8 +148,8 @@ def _context(credential: Credential, section: str, **extra: Any) -> dict[str, An
     return {"tenant": user.tenant, "user": user, "section": section, **extra}
 
 
+@admin_page  # first: to anyone else every method is refused alike
 @require_http_methods(["GET", "HEAD"])
-@admin_page
 def admin_home(request: HttpRequest, credential: Credential) -> HttpResponse:
     policy = get_policy(credential.user.tenant)
     return render(
@@ -163,8 +163,8 @@ def _group_names(tenant: Tenant) -> list[str]:
     return list(Group.objects.filter(tenant=tenant).order_by("name").values_list("name", flat=True))
 
 
+@admin_page  # first: to anyone else every method is refused alike
 @require_http_methods(["GET", "HEAD", "POST"])
-@admin_page
 def policy_page(request: HttpRequest, credential: Credential) -> HttpResponse:
     user = credential.user
     tenant = user.tenant

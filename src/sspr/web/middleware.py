@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from sspr.audit import context
 
@@ -24,6 +24,22 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "object-src 'none'",
     ]
 )
+
+
+class RejectNulMiddleware:
+    """A NUL byte in the address is never legitimate, and PostgreSQL cannot compare text with
+    one: refuse it before any view looks the value up."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return JsonResponse(
+                {"code": "bad_request", "message": "The address contains a NUL character."},
+                status=400,
+            )
+        return self.get_response(request)
 
 
 class RequestContextMiddleware:

@@ -90,6 +90,9 @@ def verify_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 if flow.state == ResetFlow.State.VERIFIED:
                     return redirect(reverse("reset-password", args=[tenant.slug]))
                 return redirect(reverse("reset-verify", args=[tenant.slug]))
+            if request.POST.get("action") != "challenge":
+                # A stale or repeated form: never send a new code the user did not ask for.
+                return redirect(reverse("reset-verify", args=[tenant.slug]))
             asked = reset.challenge(flow.id, method)
             request.session[ASKED] = asked
             return redirect(reverse("reset-verify", args=[tenant.slug]))

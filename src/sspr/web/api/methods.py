@@ -13,14 +13,14 @@ from sspr.methods.registry import method_for
 from sspr.policy.sspr_policy import get_policy
 from sspr.web.api.auth import bearer, credential_of
 from sspr.web.api.resets import Answer
-from sspr.web.api.schemas import Error
+from sspr.web.api.schemas import Error, Text
 
 router = Router(tags=["my methods"], auth=bearer)
 
 
 class MethodIn(Schema):
     method: Literal["email", "sms", "voice", "office_phone", "totp", "questions"]
-    value: str = Field(default="", max_length=320)
+    value: Text = Field(default="", max_length=320)
     answers: list[Answer] | None = Field(default=None, max_length=5)
 
 
@@ -43,7 +43,7 @@ class MethodList(Schema):
 
 
 class CodeIn(Schema):
-    code: str = Field(min_length=1, max_length=16)
+    code: Text = Field(min_length=1, max_length=16)
 
 
 ERRORS = {
