@@ -193,8 +193,9 @@ def test_nul_characters_are_refused_as_invalid(
         method, f"/api/v1{path}", json.dumps(body) if body is not None else "",
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert response.status_code == 422, response.content
-    assert response.json()["code"] == "invalid_request"
+    # Refused as invalid: by the address check (400) or by the request schema (422).
+    assert response.status_code in (400, 422), response.content
+    assert response.json()["code"] in ("bad_request", "invalid_request")
 
 
 @pytest.mark.parametrize("authenticated", [True, False], ids=["token", "no-token"])
