@@ -111,6 +111,10 @@ TWILIO_AUTH_TOKEN = config.env("TWILIO_AUTH_TOKEN")
 TWILIO_FROM = config.env("TWILIO_FROM")
 TWILIO_BASE_URL = config.env("TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/")
 
+# Have I Been Pwned's Pwned Passwords range API, for tenants that turn the online check on.
+HIBP_BASE_URL = config.env("HIBP_BASE_URL", "https://api.pwnedpasswords.com").rstrip("/")
+HIBP_TIMEOUT = float(config.env("HIBP_TIMEOUT", "2"))
+
 # ALTCHA proof of work: the largest number a browser may have to try (about a second's work).
 CAPTCHA_MAX_NUMBER = int(config.env("SSPR_CAPTCHA_MAX_NUMBER", "50000"))
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sspr.web import admin_pages, pages, register_pages, reset_pages
+from sspr.web import admin_pages, admin_protection, pages, register_pages, reset_pages
 from sspr.web.api.app import api
 
 handler400 = "sspr.web.errors.bad_request"
@@ -17,6 +17,11 @@ urlpatterns = [
     path("t/<slug:tenant>/change", pages.change_page, name="change"),
     path("t/<slug:tenant>/admin/", admin_pages.admin_home, name="admin-home"),
     path("t/<slug:tenant>/admin/password-reset", admin_pages.policy_page, name="admin-policy"),
+    path(
+        "t/<slug:tenant>/admin/password-protection",
+        admin_protection.protection_page,
+        name="admin-protection",
+    ),
     path("t/<slug:tenant>/reset", reset_pages.start_page, name="reset"),
     path("t/<slug:tenant>/reset/verify", reset_pages.verify_page, name="reset-verify"),
     path("t/<slug:tenant>/reset/password", reset_pages.new_password_page, name="reset-password"),

@@ -7,6 +7,8 @@ a Global Administrator, so that the fuzzer gets past authentication, and without
 Some operations destroy the token they are called with (DELETE /me/session signs out, POST
 /me/password ends other sessions and counts wrong current passwords toward lockout), so every
 authenticated case runs as a fresh administrator who signs in through the API just before it.
+Most cases are then aimed at real data (see `_aim`), some with NUL characters added, which the
+generator seldom produces and PostgreSQL refuses: run this file under scripts/with-postgres too.
 """
 
 from __future__ import annotations

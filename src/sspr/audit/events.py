@@ -20,6 +20,8 @@ class Activity:
     ADD_MEMBER_TO_ROLE = "Add member to role"
     CREATE_TENANT = "Create tenant"
     UPDATE_SSPR_POLICY = "Update self-service password reset policy"
+    UPDATE_PASSWORD_POLICY = "Update password protection policy"
+    PASSWORD_WOULD_BE_REJECTED = "Password would have been rejected (audit mode)"
     RESET_PASSWORD = "Reset password (self-service)"
     RESET_PROGRESS = "Self-service password reset flow activity progress"
     RESET_BLOCKED = "Blocked from self-service password reset"
@@ -38,6 +40,8 @@ _CATEGORIES = {
     Activity.ADD_MEMBER_TO_ROLE: "RoleManagement",
     Activity.CREATE_TENANT: "DirectoryManagement",
     Activity.UPDATE_SSPR_POLICY: "Policy",
+    Activity.UPDATE_PASSWORD_POLICY: "Policy",
+    Activity.PASSWORD_WOULD_BE_REJECTED: "Policy",
     Activity.RESET_PASSWORD: "UserManagement",
     Activity.RESET_PROGRESS: "UserManagement",
     Activity.RESET_BLOCKED: "UserManagement",

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
+from sspr.directory.lookups import get_user
 from sspr.directory.models import Group, Tenant, User
-from sspr.directory.users import get_user
 from sspr.errors import Conflict, InvalidValue, NotFound
 
 

@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sspr.audit.events import Activity, record
-from sspr.directory.identifiers import normalise_upn, validate_upn
+from sspr.directory.identifiers import validate_upn
 from sspr.directory.models import RoleAssignment, Tenant, User
 from sspr.directory.passwords import hash_password
 from sspr.directory.roles import Role
-from sspr.errors import Conflict, InvalidValue, NotFound
+from sspr.errors import Conflict, InvalidValue
 from sspr.policy.passwords import check_new_password
 
 
@@ -50,17 +50,6 @@ def _check_contact(mail: str, mobile_phone: str, office_phone: str) -> None:
             )
 
 
-def find_user(tenant: Tenant, upn: str) -> User | None:
-    return User.objects.filter(tenant=tenant, upn=normalise_upn(upn)).first()
-
-
-def get_user(tenant: Tenant, upn: str) -> User:
-    user = find_user(tenant, upn)
-    if user is None:
-        raise NotFound("There is no such user in this organisation.")
-    return user
-
-
 @transaction.atomic
 def create_user(
     tenant: Tenant,
@@ -92,7 +81,7 @@ def create_user(
         must_change_password=must_change_password,
     )
     if password is not None:
-        check_new_password(tenant, user, password)
+        check_new_password(tenant, user, password, entry="temporary_password")
         user.password_hash = hash_password(password)
         user.password_last_set = timezone.now()
     try:

@@ -270,7 +270,7 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
     if not new_password:
         raise WrongStep("Choose a new password.")
     try:
-        check_new_password(flow.tenant, user, new_password)
+        check_new_password(flow.tenant, user, new_password, entry="reset")
     except DomainError as rejected:
         with transaction.atomic():
             _progress(flow, "New password does not meet the rules", ok=False)

@@ -64,6 +64,17 @@ def notify_admins_of_reset(user: User, address: str) -> bool:
     )
 
 
+def notify_admin_reset(user: User) -> bool:
+    tenant = user.tenant
+    return _send(
+        user.notification_address,
+        f"An administrator reset your {tenant.name} password",
+        "messaging/admin_reset.txt",
+        {"user": user, "tenant": tenant, "when": timezone.now(),
+         "sign_in_url": f"{settings.BASE_URL}/t/{tenant.slug}/sign-in"},
+    )
+
+
 class CodeNotSent(Exception):
     """The code could not be handed to the mail server; the caller tells the user."""
 

@@ -53,10 +53,25 @@ class SsprPolicy(models.Model):
 
 
 class PasswordPolicy(models.Model):
+    """The cloud password rules of a tenant. A preset fills them in; each stays adjustable."""
+
+    class Preset(models.TextChoices):
+        ENTRA = "entra", "Entra-compatible"
+        NIST = "nist", "NIST SP 800-63B-4"
+        CUSTOM = "custom", "Custom"
+
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="password_policy")
+    preset = models.CharField(max_length=8, choices=Preset.choices, default=Preset.ENTRA)
     min_length = models.PositiveSmallIntegerField(default=8)
     max_length = models.PositiveSmallIntegerField(default=256)
     min_character_classes = models.PositiveSmallIntegerField(default=3)
+    forbid_account_name = models.BooleanField(default=True)
+    check_banned = models.BooleanField(default=True)
+    check_breached = models.BooleanField(default=True)
+    # The online range lookup (k-anonymity) on top of the shipped filter.
+    breached_online = models.BooleanField(default=False)
+    # When the online lookup cannot answer: refuse the password (True) or rely on the filter.
+    breached_fail_closed = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"Password policy of {self.tenant}"

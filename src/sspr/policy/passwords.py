@@ -1,11 +1,18 @@
-"""The password engine: every rule that applies, every violation collected in one answer."""
+"""The password engine: every rule that applies, every violation collected in one answer.
+
+One code path for every place a password is set: sign-up of a temporary password, change,
+self-service reset, admin reset and the pre-check before a hybrid writeback.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from sspr.audit.events import Activity, record
+from sspr.directory.identifiers import normalise_upn
 from sspr.errors import DomainError
-from sspr.policy.models import PasswordPolicy
+from sspr.policy.password_policy import password_policy
 from sspr.policy.rules import (
     AccountNameRule,
     CharacterClassesRule,
@@ -15,9 +22,16 @@ from sspr.policy.rules import (
     PasswordRule,
     Violation,
 )
+from sspr.policy.rules.breached import BreachedPasswordRule
+from sspr.policy.sspr_policy import get_policy
 
 if TYPE_CHECKING:
     from sspr.directory.models import Tenant, User
+
+log = logging.getLogger(__name__)
+
+# Rules that audit mode reports instead of enforcing (Entra Password Protection's audit mode).
+AUDITABLE = frozenset({"banned"})
 
 
 class PasswordRejected(DomainError):
@@ -35,19 +49,18 @@ class PasswordRejected(DomainError):
         return {**super().as_dict(), "rules": [v.as_dict() for v in self.violations]}
 
 
-def password_policy(tenant: Tenant) -> PasswordPolicy:
-    policy, _ = PasswordPolicy.objects.get_or_create(tenant=tenant)
-    return policy
-
-
 def rules_for(tenant: Tenant) -> list[PasswordRule]:
     policy = password_policy(tenant)
-    return [
-        LengthRule(policy.min_length, policy.max_length),
-        CharacterClassesRule(policy.min_character_classes),
-        AccountNameRule(),
-        NotCurrentPasswordRule(),
-    ]
+    rules: list[PasswordRule] = [LengthRule(policy.min_length, policy.max_length)]
+    if policy.min_character_classes:
+        rules.append(CharacterClassesRule(policy.min_character_classes))
+    if policy.forbid_account_name:
+        rules.append(AccountNameRule())
+    rules.append(NotCurrentPasswordRule())
+    if policy.check_breached:
+        rules.append(BreachedPasswordRule(online=policy.breached_online,
+                                          fail_closed=policy.breached_fail_closed))
+    return rules
 
 
 def context_for(user: User, *, forbid_current: bool = False) -> PasswordContext:
@@ -61,6 +74,11 @@ def context_for(user: User, *, forbid_current: bool = False) -> PasswordContext:
     )
 
 
+def context_for_name(tenant: Tenant, username: str) -> PasswordContext:
+    """What feedback may know from a typed name alone: never anything looked up about it."""
+    return PasswordContext(upn=normalise_upn(username)[:256], tenant_name=tenant.name)
+
+
 def violations(
     password: str, rules: list[PasswordRule], context: PasswordContext
 ) -> list[Violation]:
@@ -70,12 +88,36 @@ def violations(
     return found
 
 
+def evaluate(tenant: Tenant, password: str, context: PasswordContext) -> list[dict[str, Any]]:
+    """Each rule with whether `password` meets it: the live feedback beside a password field."""
+    return [
+        {"code": rule.code, "description": rule.describe(),
+         "met": not rule.check(password, context)}
+        for rule in rules_for(tenant)
+        if not isinstance(rule, NotCurrentPasswordRule)
+    ]
+
+
 def check_new_password(
-    tenant: Tenant, user: User, password: str, *, forbid_current: bool = False
+    tenant: Tenant, user: User, password: str, *, forbid_current: bool = False,
+    entry: str = "change",
 ) -> None:
-    """Raise PasswordRejected naming every rule the password breaks."""
-    found = violations(
-        password, rules_for(tenant), context_for(user, forbid_current=forbid_current)
-    )
-    if found:
-        raise PasswordRejected(found)
+    """Raise PasswordRejected naming every rule the password breaks.
+
+    In audit mode the banned-password rule only reports: the event "Password would have been
+    rejected (audit mode)" names the rules, and the password is accepted.
+    """
+    context = context_for(user, forbid_current=forbid_current)
+    audit_mode = get_policy(tenant).password_protection == "audit"
+    enforced: list[Violation] = []
+    reported: list[Violation] = []
+    for rule in rules_for(tenant):
+        found = rule.check(password, context)
+        (reported if audit_mode and rule.code in AUDITABLE else enforced).extend(found)
+    if reported:
+        codes = [v.code for v in reported]
+        log.info("password_would_be_rejected entry=%s rules=%s", entry, ",".join(codes))
+        record(tenant, Activity.PASSWORD_WOULD_BE_REJECTED, target=user.upn, rules=codes,
+               entry=entry)
+    if enforced:
+        raise PasswordRejected(enforced)

@@ -19,6 +19,10 @@ from sspr.flows.eligibility import assess, in_scope
 from sspr.methods.models import RegisteredMethod
 from sspr.methods.question_list import PREDEFINED_QUESTIONS
 from sspr.policy.models import SsprPolicy
+from sspr.policy.values import boolean as _bool
+from sspr.policy.values import choice as _choice
+from sspr.policy.values import int_between as _int_between
+from sspr.policy.values import listing as _list
 
 METHODS = ("email", "sms", "voice", "office_phone", "totp", "questions", "passkey")
 MAX_CUSTOM_QUESTIONS = 20
@@ -53,50 +57,6 @@ def as_dict(policy: SsprPolicy) -> dict[str, Any]:
         "banned_passwords": list(policy.banned_passwords),
         "password_protection": policy.password_protection,
     }
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"true", "yes", "on", "1"}:
-        return True
-    if text in {"false", "no", "off", "0"}:
-        return False
-    raise InvalidValue(f"{key} is true or false, not '{str(value)[:40]}'.", field=key)
-
-
-def _list(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
-
-
-def _choice(*choices: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in choices:
-            raise InvalidValue(
-                f"{key} is one of {', '.join(choices)}; not '{str(value)[:40]}'.", field=key
-            )
-        return text
-
-    return parse
-
-
-def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(key: str, value: Any) -> int:
-        message = f"{key} is a whole number from {low:,} to {high:,}."
-        if isinstance(value, bool):
-            raise InvalidValue(message, field=key)
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise InvalidValue(message, field=key) from None
-        if not low <= number <= high:
-            raise InvalidValue(message, field=key)
-        return number
-
-    return parse
 
 
 def _methods(key: str, value: Any) -> list[str]:

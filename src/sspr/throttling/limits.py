@@ -26,6 +26,7 @@ REGISTRATION_FAILURES = Limit("register-fail", 10, HOUR, HOUR)
 # Per client address.
 RESET_STARTS_PER_ADDRESS = Limit("ip-start", 30, HOUR, HOUR)
 CODES_PER_ADDRESS = Limit("ip-codes", 30, HOUR, HOUR)
+PASSWORD_CHECKS_PER_ADDRESS = Limit("ip-checks", 600, HOUR, timedelta(minutes=10))
 
 
 def sms_per_tenant(daily_limit: int) -> Limit:

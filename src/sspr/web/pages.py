@@ -64,6 +64,10 @@ def signed_in(view: SignedInView) -> Any:
     return wrapper
 
 
+def feedback_url(tenant: Tenant) -> str:
+    return reverse("api:check", args=[tenant.slug])
+
+
 def _rules_help(tenant: Tenant) -> list[str]:
     return [rule.describe() for rule in rules_for(tenant)]
 
@@ -133,7 +137,9 @@ def account_page(request: HttpRequest, credential: Credential) -> HttpResponse:
 def change_page(request: HttpRequest, credential: Credential) -> HttpResponse:
     user = credential.user
     tenant = user.tenant
-    form = ChangePasswordForm(request.POST or None)
+    form = ChangePasswordForm(
+        request.POST or None, feedback_url=feedback_url(tenant), username=user.upn
+    )
     context: dict[str, Any] = {
         "tenant": tenant,
         "user": user,

@@ -17,7 +17,7 @@ from sspr.methods.registry import METHOD_CLASSES
 from sspr.policy.passwords import PasswordRejected, rules_for
 from sspr.policy.sspr_policy import get_policy
 from sspr.web.forms import NewPasswordForm, ResetStartForm
-from sspr.web.pages import with_tenant
+from sspr.web.pages import feedback_url, with_tenant
 
 FLOW = "sspr_reset_flow"
 ASKED = "sspr_reset_asked"
@@ -127,7 +127,9 @@ def new_password_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     flow = _current_flow(request, tenant)
     if flow is None or flow.state != ResetFlow.State.VERIFIED:
         return redirect(reverse("reset", args=[tenant.slug]))
-    form = NewPasswordForm(request.POST or None)
+    form = NewPasswordForm(
+        request.POST or None, feedback_url=feedback_url(tenant), username=flow.username
+    )
     violations: list[Any] = []
     error = ""
     if request.method == "POST" and form.is_valid():

@@ -17,7 +17,17 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from sspr import __version__
 from sspr.errors import DomainError
-from sspr.web.api import captcha, health, me, methods, resets, sessions, sspr_policy, users
+from sspr.web.api import (
+    captcha,
+    health,
+    me,
+    methods,
+    password_policy,
+    resets,
+    sessions,
+    sspr_policy,
+    users,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,5 +169,7 @@ api.add_router("", captcha.router)
 api.add_router("", resets.router)
 api.add_router("", methods.router)
 api.add_router("", sspr_policy.router)
+api.add_router("", password_policy.router)
+api.add_router("", password_policy.public)
 
 __all__ = ["__version__", "api"]

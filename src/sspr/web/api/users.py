@@ -7,11 +7,13 @@ from django.http import HttpRequest
 from ninja import Field as F
 from ninja import Query, Router, Schema, Status
 
+from sspr.directory.lookups import get_user
 from sspr.directory.models import Tenant, User
 from sspr.directory.roles import can_manage_users, is_admin
 from sspr.directory.tenants import get_tenant
 from sspr.directory.users import create_user
 from sspr.errors import Forbidden
+from sspr.flows.admin_reset import reset_by_admin
 from sspr.web.api.auth import bearer, credential_of
 from sspr.web.api.schemas import Error, Text, UserCreateIn, UserList, UserOut
 
@@ -60,3 +62,29 @@ def add_user(request: HttpRequest, tenant: Text, body: UserCreateIn) -> Status[A
         raise Forbidden("Only Global Administrators may create users.")
     user = create_user(scope, body.upn, actor=actor, **body.dict(exclude={"upn"}))
     return Status(201, UserOut.of(user))
+
+
+class AdminResetIn(Schema):
+    password: Text | None = F(default=None, min_length=1, max_length=1024)
+
+
+class AdminResetOut(Schema):
+    upn: str
+    temporary_password: str
+    must_change_password: bool
+
+
+@router.post(
+    "/tenants/{tenant}/users/{upn}/password-reset",
+    response={200: AdminResetOut, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error},
+)
+def reset_password(
+    request: HttpRequest, tenant: Text, upn: Text, body: AdminResetIn | None = None
+) -> dict[str, Any]:
+    """Reset a user's password (Global, Password and Helpdesk Administrators, within Entra's
+    rules of who may reset whom). The temporary password is in this answer only; the user
+    chooses their own at the next sign-in."""
+    scope, actor = acting_admin(request, tenant)
+    target = get_user(scope, upn)
+    password = reset_by_admin(actor, target, body.password if body else None)
+    return {"upn": target.upn, "temporary_password": password, "must_change_password": True}

@@ -1,0 +1,1 @@
+"""The breached-password check: a filter shipped with the product, and the online range lookup."""
