@@ -82,7 +82,7 @@ class TestRefusals:
         assert body["code"] == "password_rejected"
         assert [r["code"] for r in body["rules"]] == [
             "password_too_short", "password_too_simple", "password_contains_account_name",
-            "password_breached"]
+            "password_banned", "password_breached"]
         assert all(r["message"] for r in body["rules"])
         assert verify_password(User.objects.get(pk=alice.pk).password_hash, PASSWORD)
 

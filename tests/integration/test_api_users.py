@@ -24,7 +24,7 @@ class TestUsers:
     ) -> None:
         api.sign_in("contoso", admin.upn)
         response = api.call("POST", "/tenants/contoso/users", {
-            "upn": "Dan@Contoso.com", "password": "Temp-Pass-123", "mail": "dan@contoso.com",
+            "upn": "Dan@Contoso.com", "password": "Harbor-Quartz-57", "mail": "dan@contoso.com",
             "roles": ["helpdesk-administrator"]})
         assert response.status_code == 201
         body = response.json()
@@ -32,7 +32,7 @@ class TestUsers:
         assert body["must_change_password"] is True
         assert body["roles"] == ["helpdesk-administrator"]
         dan = make_api()
-        assert dan.sign_in("contoso", "dan@contoso.com", "Temp-Pass-123").json()[
+        assert dan.sign_in("contoso", "dan@contoso.com", "Harbor-Quartz-57").json()[
             "must_change_password"] is True
         activities = set(AuditEvent.objects.values_list("activity", flat=True))
         assert {"Add user", "Add member to role"} <= activities

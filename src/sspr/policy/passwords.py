@@ -22,6 +22,7 @@ from sspr.policy.rules import (
     PasswordRule,
     Violation,
 )
+from sspr.policy.rules.banned import BannedPasswordRule
 from sspr.policy.rules.breached import BreachedPasswordRule
 from sspr.policy.sspr_policy import get_policy
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Rules that audit mode reports instead of enforcing (Entra Password Protection's audit mode).
-AUDITABLE = frozenset({"banned"})
+AUDITABLE = frozenset({BannedPasswordRule.code})
 
 
 class PasswordRejected(DomainError):
@@ -57,6 +58,8 @@ def rules_for(tenant: Tenant) -> list[PasswordRule]:
     if policy.forbid_account_name:
         rules.append(AccountNameRule())
     rules.append(NotCurrentPasswordRule())
+    if policy.check_banned:
+        rules.append(BannedPasswordRule(get_policy(tenant).banned_passwords))
     if policy.check_breached:
         rules.append(BreachedPasswordRule(online=policy.breached_online,
                                           fail_closed=policy.breached_fail_closed))

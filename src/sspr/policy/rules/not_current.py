@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from sspr.directory.passwords import verify_password
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
 
 
@@ -8,6 +7,9 @@ class NotCurrentPasswordRule(PasswordRule):
     code = "not_current"
 
     def check(self, password: str, context: PasswordContext) -> list[Violation]:
+        # Imported here: the DC's password filter uses these rules without Django.
+        from sspr.directory.passwords import verify_password
+
         if context.current_password_hash and verify_password(
             context.current_password_hash, password
         ):
