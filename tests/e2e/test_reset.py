@@ -301,9 +301,19 @@ def test_user_outside_the_enabled_group_sees_the_same_flow_but_nothing_is_sent(
     in_scope = method_buttons(page)
     assert in_scope == [f"Email a code to {upn[0]}***@{DOMAIN}", "Text a code to +1 ••• ••• ••42"]
 
-    # The administrator narrows it to a group the user is not in.
+    # The administrator narrows it to a group the user is not in, on the admin page.
     scoped.sspr("group", "create", "scoped", "reset-pilot", "--member", member)
-    scoped.sspr("policy", "set", "scoped", "enabled_for=selected", "enabled_groups=reset-pilot")
+    admin = f"boss-{upn.split('-')[1]}"
+    scoped.sspr("user", "create", "scoped", admin, "--password", PASSWORD,
+                "--role", "global-administrator")
+    sign_in(page, scoped, admin, PASSWORD)
+    page.goto(scoped.page_url("admin/password-reset"))
+    page.get_by_label("Selected groups").check()
+    page.get_by_label("Groups", exact=True).select_option("reset-pilot")
+    submit(page, page.get_by_role("button", name="Save", exact=True))
+    expect(page.locator("#policy-saved")).to_contain_text("saved")
+    expect(page.locator("#policy-saved")).to_contain_text("1 user")
+    sign_out(page, scoped)
 
     start_reset(page, scoped, upn)
     expect(page.get_by_role("heading", name="Verification step 1 of 2")).to_be_visible()
