@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "sspr.methods",
     "sspr.throttling",
     "sspr.flows",
+    "sspr.hybrid",
     "sspr.audit",
     "sspr.messaging",
     "sspr.web",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sspr.web import admin_pages, admin_protection, pages, register_pages, reset_pages
+from sspr.web import admin_agents, admin_pages, admin_protection, pages, register_pages, reset_pages
 from sspr.web.api.app import api
 
 handler400 = "sspr.web.errors.bad_request"
@@ -22,6 +22,7 @@ urlpatterns = [
         admin_protection.protection_page,
         name="admin-protection",
     ),
+    path("t/<slug:tenant>/admin/agents", admin_agents.agents_page, name="admin-agents"),
     path("t/<slug:tenant>/reset", reset_pages.start_page, name="reset"),
     path("t/<slug:tenant>/reset/verify", reset_pages.verify_page, name="reset-verify"),
     path("t/<slug:tenant>/reset/password", reset_pages.new_password_page, name="reset-password"),

@@ -36,6 +36,8 @@ def migrate_if_needed() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv if argv is None else ["sspr", *argv])
+    if len(args) > 1 and args[1] == "agent-token":  # a module name cannot have a hyphen
+        args[1] = "agent_token"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sspr.settings")
     import django
     from django.core.management import execute_from_command_line

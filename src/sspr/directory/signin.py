@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.db import transaction
 
@@ -12,6 +13,7 @@ from sspr.directory.identifiers import normalise_upn
 from sspr.directory.models import Credential, Source, Tenant, User
 from sspr.directory.passwords import hash_password, needs_rehash, verify_password
 from sspr.errors import DomainError
+from sspr_protocol.messages import Outcome
 
 
 class InvalidCredentials(DomainError):
@@ -51,21 +53,25 @@ def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn
         with transaction.atomic():
             failure(tenant, Activity.SIGN_IN, "Account locked (smart lockout)", target=key)
         raise
-    user = User.objects.filter(tenant=tenant, upn=key, source=Source.CLOUD).first()
-    # verify_password spends the same time on a missing user as on a real one.
-    ok = verify_password(user.password_hash if user else "", password)
-    if not ok or user is None:
-        lockout.failed(attempt)
-        with transaction.atomic():
-            failure(tenant, Activity.SIGN_IN, "Invalid username or password", target=key)
-        raise InvalidCredentials()
+    user = User.objects.filter(tenant=tenant, upn=key).first()
+    if user is not None and user.source == Source.SYNCED:
+        must_change = _pass_through(tenant, user, key, password, attempt)
+    else:
+        # verify_password spends the same time on a missing user as on a real one.
+        if not verify_password(user.password_hash if user else "", password) or user is None:
+            _wrong(tenant, key, attempt)
+        must_change = False
     lockout.succeeded(attempt)
+    assert user is not None
     if not user.enabled:
         with transaction.atomic():
             failure(tenant, Activity.SIGN_IN, "Account disabled", target=user)
         raise AccountDisabled()
+    if must_change and not user.must_change_password:
+        user.must_change_password = True
+        user.save(update_fields=["must_change_password"])
     with transaction.atomic():
-        if needs_rehash(user.password_hash):
+        if user.password_hash and needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
             user.save(update_fields=["password_hash"])
         token, credential = credentials.issue(user, kind)
@@ -78,6 +84,52 @@ def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn
             must_change=user.must_change_password,
         )
     return SignedIn(user, token, credential)
+
+
+class LockedOnPremises(DomainError):
+    status = 423
+    code = "account_locked_on_premises"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your account is locked in your organisation's directory. Reset your password or "
+            "unlock your account, or contact your helpdesk."
+        )
+
+
+def _wrong(tenant: Tenant, key: str, attempt: lockout.Attempt) -> NoReturn:
+    lockout.failed(attempt)
+    with transaction.atomic():
+        failure(tenant, Activity.SIGN_IN, "Invalid username or password", target=key)
+    raise InvalidCredentials()
+
+
+def _pass_through(
+    tenant: Tenant, user: User, key: str, password: str, attempt: lockout.Attempt
+) -> bool:
+    """Ask the directory; True when the password is right but must be changed now."""
+    from sspr.hybrid import passthrough
+
+    try:
+        outcome = passthrough.verify(user, password)
+    except DomainError:
+        lockout.succeeded(attempt)  # the agent's absence is not the user's mistake
+        with transaction.atomic():
+            failure(tenant, Activity.SIGN_IN, "Pass-through agent unavailable", target=user)
+        raise
+    if outcome == Outcome.ACCOUNT_LOCKED:
+        lockout.succeeded(attempt)
+        with transaction.atomic():
+            failure(tenant, Activity.SIGN_IN, "Account locked on-premises", target=user)
+        raise LockedOnPremises()
+    if outcome == Outcome.ACCOUNT_DISABLED:
+        lockout.succeeded(attempt)
+        with transaction.atomic():
+            failure(tenant, Activity.SIGN_IN, "Account disabled on-premises", target=user)
+        raise AccountDisabled()
+    if outcome not in (Outcome.OK, Outcome.MUST_CHANGE):
+        _wrong(tenant, key, attempt)
+    return outcome == Outcome.MUST_CHANGE
 
 
 def sign_out(credential: Credential) -> None:

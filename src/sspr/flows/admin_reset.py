@@ -14,12 +14,11 @@ from django.utils import timezone
 
 from sspr.audit.events import Activity, failure, record
 from sspr.directory import credentials
-from sspr.directory.models import Lockout, Source, User
+from sspr.directory.models import Lockout, User
 from sspr.directory.passwords import hash_password
-from sspr.directory.plans import Feature, require
 from sspr.directory.roles import can_reset_password
 from sspr.errors import Forbidden
-from sspr.flows.change import WritebackUnavailable
+from sspr.flows import writeback
 from sspr.messaging.notify import notify_admin_reset
 from sspr.policy.passwords import PasswordRejected, check_new_password
 
@@ -31,8 +30,11 @@ def temporary_password() -> str:
     while True:
         groups = ["".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(4)]
         candidate = "-".join(groups)
-        if (any(c.isdigit() for c in candidate) and any(c.isupper() for c in candidate)
-                and any(c.islower() for c in candidate)):
+        if (
+            any(c.isdigit() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.islower() for c in candidate)
+        ):
             return candidate
 
 
@@ -41,28 +43,41 @@ def reset_by_admin(actor: User, target: User, password: str | None = None) -> st
     tenant = target.tenant
     if actor.tenant_id != target.tenant_id or not can_reset_password(actor.roles, target.roles):
         with transaction.atomic():
-            failure(tenant, Activity.RESET_PASSWORD_BY_ADMIN, "Not allowed by role", actor=actor,
-                    target=target)
+            failure(
+                tenant,
+                Activity.RESET_PASSWORD_BY_ADMIN,
+                "Not allowed by role",
+                actor=actor,
+                target=target,
+            )
         raise Forbidden("Your role does not allow you to reset this user's password.")
-    if target.source == Source.SYNCED:
-        require(tenant.plan, Feature.HYBRID_WRITEBACK)
-        raise WritebackUnavailable()
+    synced = writeback.is_synced(target)
     chosen = password or temporary_password()
+    entry = "hybrid_precheck" if synced else "admin_reset"
     try:
-        check_new_password(tenant, target, chosen, entry="admin_reset")
+        check_new_password(tenant, target, chosen, entry=entry)
     except PasswordRejected:
         if password is not None:
             raise
         chosen = temporary_password()  # a generated one that a list happens to refuse
-        check_new_password(tenant, target, chosen, entry="admin_reset")
+        check_new_password(tenant, target, chosen, entry=entry)
+    if synced:
+        # The directory first; it also makes the user change the password at next logon.
+        writeback.reset(target, chosen, must_change=True)
     with transaction.atomic():
-        target.password_hash = hash_password(chosen)
+        target.password_hash = "" if synced else hash_password(chosen)
         target.password_last_set = timezone.now()
         target.must_change_password = True
         target.save(update_fields=["password_hash", "password_last_set", "must_change_password"])
         ended = credentials.revoke_all_except(target, keep=None)
         Lockout.objects.filter(tenant=tenant, key=target.upn).delete()
-        record(tenant, Activity.RESET_PASSWORD_BY_ADMIN, actor=actor, target=target,
-               sessions_ended=ended)
+        record(
+            tenant,
+            Activity.RESET_PASSWORD_BY_ADMIN,
+            actor=actor,
+            target=target,
+            sessions_ended=ended,
+            on_premises=synced,
+        )
         transaction.on_commit(lambda: notify_admin_reset(target))
     return chosen

@@ -18,6 +18,7 @@ class ResetFlow(models.Model):
     class State(models.TextChoices):
         AWAITING_VERIFICATION = "awaiting_verification"
         VERIFIED = "verified"
+        COMPLETING = "completing"  # the directory is being written: no second completion
         COMPLETED = "completed"
 
     id = models.CharField(primary_key=True, max_length=32, default=new_flow_id)

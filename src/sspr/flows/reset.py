@@ -22,10 +22,11 @@ from sspr.directory.models import Lockout, Tenant, User
 from sspr.directory.passwords import hash_password
 from sspr.directory.plans import Feature, require
 from sspr.errors import DomainError
-from sspr.flows import eligibility
+from sspr.flows import eligibility, writeback
 from sspr.flows.blocking import blocking, take_all
 from sspr.flows.models import ResetFlow
 from sspr.flows.notifications import notify_reset
+from sspr.hybrid.status import writeback_ready
 from sspr.methods.models import RegisteredMethod
 from sspr.methods.registry import method_for
 from sspr.policy.passwords import check_new_password
@@ -64,17 +65,6 @@ class VerificationFailed(DomainError):
 
     def __init__(self) -> None:
         super().__init__("That did not match. Check it and try again, or choose another method.")
-
-
-class UnlockUnavailable(DomainError):
-    status = 409
-    code = "unlock_unavailable"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Unlocking without a reset is for accounts of the on-premises directory. "
-            "Choose a new password instead."
-        )
 
 
 def _progress(flow: ResetFlow, reason: str, ok: bool = True, **details: Any) -> None:
@@ -117,7 +107,15 @@ def start(tenant: Tenant, username: str, captcha: str | None) -> ResetFlow:
         if not captcha or not captcha_check.verify(captcha):
             raise CaptchaFailed()
     user = User.objects.filter(tenant=tenant, upn=name).first()
-    verdict = eligibility.assess(user, policy) if user is not None else None
+    verdict = (
+        eligibility.assess(
+            user,
+            policy,
+            writeback_ready=writeback.is_synced(user) and writeback_ready(tenant),
+        )
+        if user is not None
+        else None
+    )
     now = timezone.now()
     flow = ResetFlow(tenant=tenant, username=name, expires_at=now + FLOW_LIFETIME)
     if user is not None and verdict is not None and verdict.eligible:
@@ -258,27 +256,56 @@ def _same_contact_as_passed(flow: ResetFlow, registration: RegisteredMethod) -> 
     ).exists()
 
 
+def _claim_completion(flow: ResetFlow) -> None:
+    """Take the verified flow for this request: of two completions racing, one proceeds."""
+    if not ResetFlow.objects.filter(pk=flow.pk, state=State.VERIFIED).update(
+        state=State.COMPLETING
+    ):
+        raise WrongStep("This reset is finished. Start again if you need another.")
+
+
+def _release_completion(flow: ResetFlow) -> None:
+    ResetFlow.objects.filter(pk=flow.pk, state=State.COMPLETING).update(state=State.VERIFIED)
+
+
 def complete(flow_id: str, new_password: str | None, action: str | None = None) -> ResetFlow:
-    """Set the new password, end every session of the user, notify, audit."""
+    """Set the new password (or unlock), end every session of the user, notify, audit.
+
+    For a synced user the on-premises directory is written first; if it refuses, its reason
+    reaches the user and the flow stays verified, so another password can be tried.
+    """
     flow = get_flow(flow_id)
     _expect(flow, State.VERIFIED)
     user = flow.user
     assert user is not None  # a decoy never reaches VERIFIED
     require(flow.tenant.plan, Feature.CLOUD_PASSWORD_RESET)
+    synced = writeback.is_synced(user)
     if action == "unlock":
-        raise UnlockUnavailable()
+        if not synced:
+            raise writeback.UnlockUnavailable()
+        return _unlock(flow, user)
     if not new_password:
         raise WrongStep("Choose a new password.")
     try:
-        check_new_password(flow.tenant, user, new_password, entry="reset")
+        check_new_password(
+            flow.tenant, user, new_password, entry="hybrid_precheck" if synced else "reset"
+        )
     except DomainError as rejected:
         with transaction.atomic():
             _progress(flow, "New password does not meet the rules", ok=False)
         raise rejected
+    _claim_completion(flow)
+    if synced:
+        try:
+            writeback.reset(user, new_password, must_change=False)
+        except DomainError as refused:
+            _release_completion(flow)
+            with transaction.atomic():
+                _progress(flow, f"On-premises writeback refused ({refused.code})", ok=False)
+            raise
     with transaction.atomic():
         current = ResetFlow.objects.select_for_update().get(pk=flow.pk)
-        _expect(current, State.VERIFIED)  # two completions racing: one wins
-        user.password_hash = hash_password(new_password)
+        user.password_hash = "" if synced else hash_password(new_password)
         user.password_last_set = timezone.now()
         user.must_change_password = False
         user.save(update_fields=["password_hash", "password_last_set", "must_change_password"])
@@ -294,14 +321,45 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
             target=user,
             methods=current.gates_passed,
             sessions_ended=ended,
+            on_premises=synced,
         )
         transaction.on_commit(lambda: notify_reset(user))
+    _clear_counters(flow)
+    return current
+
+
+def _unlock(flow: ResetFlow, user: User) -> ResetFlow:
+    _claim_completion(flow)
+    try:
+        writeback.unlock(user)
+    except DomainError as refused:
+        _release_completion(flow)
+        with transaction.atomic():
+            failure(
+                flow.tenant,
+                Activity.UNLOCK,
+                f"Unlock refused ({refused.code})",
+                actor=user,
+                target=user,
+            )
+        raise
+    with transaction.atomic():
+        current = ResetFlow.objects.select_for_update().get(pk=flow.pk)
+        current.state = State.COMPLETED
+        current.completed_at = timezone.now()
+        current.save(update_fields=["state", "completed_at"])
+        Lockout.objects.filter(tenant=flow.tenant, key=user.upn).delete()
+        record(flow.tenant, Activity.UNLOCK, actor=user, target=user, methods=current.gates_passed)
+    _clear_counters(flow)
+    return current
+
+
+def _clear_counters(flow: ResetFlow) -> None:
     clear(
         [limits.VERIFY_FAILURES, limits.PHONE_OR_APP_ATTEMPTS, limits.EMAIL_CODES],
         flow.tenant.pk,
         flow.username,
     )
-    return current
 
 
 def describe(flow: ResetFlow) -> dict[str, Any]:

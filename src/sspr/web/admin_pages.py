@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from sspr.directory.models import Credential, Group, Tenant
 from sspr.directory.roles import can_manage_policy, is_admin
 from sspr.errors import DomainError
+from sspr.hybrid.status import status_line
 from sspr.methods.registry import METHOD_CLASSES
 from sspr.policy.models import SsprPolicy
 from sspr.policy.sspr_policy import (
@@ -32,7 +33,6 @@ from sspr.web.pages import SignedInView, signed_in
 
 # The impact of the last save, shown once by the page the browser is sent back to.
 SAVED_IMPACT = "sspr_admin_policy_saved"
-WRITEBACK_STATUS = "No on-premises writeback client is connected."
 
 _OTHER_METHOD_LABELS = {"passkey": "Passkey (security key or platform authenticator)"}
 
@@ -179,7 +179,7 @@ def policy_page(request: HttpRequest, credential: Credential) -> HttpResponse:
         credential,
         "password-reset",
         can_manage=can_manage,
-        writeback_status=WRITEBACK_STATUS,
+        writeback_status=status_line(tenant),
         error="",
         impact=None,
         saved=False,

@@ -18,6 +18,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from sspr import __version__
 from sspr.errors import DomainError
 from sspr.web.api import (
+    agent,
+    agents,
     captcha,
     health,
     me,
@@ -171,5 +173,7 @@ api.add_router("", methods.router)
 api.add_router("", sspr_policy.router)
 api.add_router("", password_policy.router)
 api.add_router("", password_policy.public)
+api.add_router("", agent.router)
+api.add_router("", agents.router)
 
 __all__ = ["__version__", "api"]

@@ -1,0 +1,1 @@
+"""The service side of the on-premises agent: enrolment, signed channel, command queue, sync."""

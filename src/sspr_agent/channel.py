@@ -1,0 +1,254 @@
+"""The agent's side of the channel (docs/agent-channel.md): outbound HTTPS, every call signed.
+
+Each request carries ``X-SSPR-Agent``, ``X-SSPR-Timestamp``, ``X-SSPR-Nonce`` and an Ed25519
+``X-SSPR-Signature`` over ``METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(body)``, where PATH is
+the path and query string as sent (``/api/v1/agent/commands?wait=25``; the service URL's own path
+prefix included). Nothing here logs a body: bodies may carry sealed secrets, and errors name only
+the call and the status.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import secrets
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from sspr_agent import __version__
+from sspr_protocol.messages import Heartbeat, Result, SyncBatch
+
+log = logging.getLogger("sspr_agent.channel")
+
+ENROLL_PATH = "/api/v1/agent/enrollments"
+COMMANDS_PATH = "/api/v1/agent/commands"
+RESULTS_PATH = "/api/v1/agent/results"
+HEARTBEATS_PATH = "/api/v1/agent/heartbeats"
+SYNC_STATE_PATH = "/api/v1/agent/sync/state"
+SYNC_PATH = "/api/v1/agent/sync"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class ChannelError(Exception):
+    """The service could not be reached, or answered with an error."""
+
+    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def network(self) -> bool:
+        """No answer at all (or a gateway's): worth trying again later."""
+        return self.status == 0 or self.status in RETRY_STATUSES
+
+
+def ssl_context(ca_file: str = "", insecure: bool = False) -> ssl.SSLContext:
+    """Verification on by default. A CA file is trusted in addition to the system's."""
+    context = ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A signature covers one path; a redirect would be refused anyway, so say so plainly.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    digest = hashlib.sha256(body).hexdigest()
+    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{digest}".encode()
+
+
+class Channel:
+    """A client for the agent API. Thread-safe: each call builds its own request."""
+
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        agent_id: str = "",
+        signing_key: SigningKey | None = None,
+        context: ssl.SSLContext | None = None,
+        timeout: float = 15.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service_url = service_url.rstrip("/")
+        self._base_path = urllib.parse.urlsplit(self.service_url).path.rstrip("/")
+        self.agent_id = agent_id
+        self._signing_key = signing_key
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+        if self.service_url.startswith("https://"):
+            handlers.append(urllib.request.HTTPSHandler(context=context or ssl_context()))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def __repr__(self) -> str:  # never the key
+        return f"Channel({self.service_url!r}, agent_id={self.agent_id!r})"
+
+    # The calls of the contract.
+
+    def enroll(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Register with a one-time token (the token is the credential; the call is unsigned)."""
+        return self._call("POST", ENROLL_PATH, payload, signed=False, retries=1)
+
+    def poll_commands(self, wait: int = 25) -> list[dict[str, Any]]:
+        """Long poll: the signed envelopes ``{"command": {...}, "signature": "..."}`` claimed."""
+        answer = self._call(
+            "GET", COMMANDS_PATH, None, query={"wait": str(wait)}, timeout=wait + 15, retries=0
+        )
+        commands = answer.get("commands", [])
+        return [c for c in commands if isinstance(c, dict)] if isinstance(commands, list) else []
+
+    def start(self, command_id: str) -> None:
+        """Tell the service the directory is about to be touched. Raises if it says no (409)."""
+        self._call(
+            "POST",
+            f"{COMMANDS_PATH}/{urllib.parse.quote(command_id, safe='')}/start",
+            {},
+            retries=2,
+        )
+
+    def post_result(self, result: Result) -> dict[str, Any]:
+        return self._call("POST", RESULTS_PATH, asdict(result), retries=3)
+
+    def heartbeat(self, heartbeat: Heartbeat) -> dict[str, Any]:
+        return self._call("POST", HEARTBEATS_PATH, asdict(heartbeat), retries=1)
+
+    def sync_state(self) -> dict[str, Any]:
+        return self._call("GET", SYNC_STATE_PATH, None)
+
+    def post_sync(self, batch: SyncBatch) -> dict[str, Any]:
+        return self._call("POST", SYNC_PATH, asdict(batch), timeout=max(self.timeout, 120))
+
+    # Plumbing.
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        if self._signing_key is None or not self.agent_id:
+            raise ChannelError("this agent is not enrolled (no agent id or signing key)")
+        timestamp = str(int(time.time()))
+        nonce = secrets.token_hex(16)
+        message = signing_string(method, path, timestamp, nonce, body)
+        signature = self._signing_key.sign(message).signature
+        return {
+            "X-SSPR-Agent": self.agent_id,
+            "X-SSPR-Timestamp": timestamp,
+            "X-SSPR-Nonce": nonce,
+            "X-SSPR-Signature": base64.b64encode(signature).decode(),
+        }
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        *,
+        query: dict[str, str] | None = None,
+        signed: bool = True,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> dict[str, Any]:
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        full_path = self._base_path + path  # what the signature covers
+        url = self.service_url + path
+        attempts = 1 + (self.retries if retries is None else retries)
+        delay = self.backoff
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._once(method, url, full_path, body, signed, timeout or self.timeout)
+            except ChannelError as exc:
+                if not exc.network or attempt == attempts:
+                    raise
+                wait = min(delay, 30.0) * (0.5 + random.random())  # noqa: S311 - jitter only
+                log.warning(
+                    "agent.channel.retry %s %s: %s (attempt %d/%d, next in %.1f s)",
+                    method,
+                    path,
+                    exc,
+                    attempt,
+                    attempts,
+                    wait,
+                )
+                self._sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(
+        self, method: str, url: str, path: str, body: bytes, signed: bool, timeout: float
+    ) -> dict[str, Any]:
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": f"sspr-agent/{__version__}",
+        }
+        if method != "GET":
+            headers["Content-Type"] = "application/json"
+        if signed:
+            headers.update(self._headers(method, path, body))
+        request = urllib.request.Request(  # noqa: S310 - the URL is the configured https service
+            url, data=body if method != "GET" else None, headers=headers, method=method
+        )
+        try:
+            with self._opener.open(request, timeout=timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            code, message = _error_fields(exc)
+            raise ChannelError(
+                f"{method} {path} answered {exc.code}"
+                + (f" {code}" if code else "")
+                + (f": {message}" if message else ""),
+                status=exc.code,
+                code=code,
+            ) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ChannelError(f"{method} {path} failed: {_describe(reason)}") from None
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ChannelError(f"{method} {path} answered something that is not JSON") from None
+        return data if isinstance(data, dict) else {"data": data}
+
+
+def _error_fields(exc: urllib.error.HTTPError) -> tuple[str, str]:
+    try:
+        data = json.loads(exc.read() or b"{}")
+    except (ValueError, OSError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    # The service's errors are {"code", "message"}: short, and never an echo of a secret.
+    return str(data.get("code", ""))[:80], str(data.get("message", ""))[:200]
+
+
+def _describe(reason: object) -> str:
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({reason.verify_message}); see --ca-file"
+    if isinstance(reason, BaseException):
+        text = str(reason) or reason.__class__.__name__
+        return text[:200]
+    return str(reason)[:200]

@@ -1,0 +1,589 @@
+"""OpenLDAP (slapd with the ppolicy overlay) through ldap3.
+
+Users are `inetOrgPerson` entries under `base_dn` (and `config.user_filter`); groups are
+`groupOfNames` / `groupOfUniqueNames` (and `config.group_filter`). Every object is anchored on its
+`entryUUID`, which survives renames and moves.
+
+Attribute mapping (`config.attributes` overrides the LDAP names on the left of each pair):
+
+| UserRecord          | OpenLDAP                                                          |
+|---------------------|-------------------------------------------------------------------|
+| anchor              | entryUUID                                                         |
+| upn                 | mail (override with {"upn": "uid"} or any attribute)              |
+| display_name        | displayName, else cn                                              |
+| given_name          | givenName                                                         |
+| family_name         | sn                                                                |
+| mail                | mail                                                              |
+| mobile_phone        | mobile                                                            |
+| office_phone        | telephoneNumber                                                   |
+| enabled             | False only when pwdAccountLockedTime is 000001010000Z (ppolicy's  |
+|                     | "locked for good": how an administrator disables an account)      |
+| locked_out          | pwdAccountLockedTime present with any other value (a lockout; with|
+|                     | pwdLockoutDuration > 0 it may have lapsed: slapd clears it on the |
+|                     | next successful bind)                                             |
+| password_last_set   | pwdChangedTime (unix seconds)                                     |
+| GroupRecord.members | member / uniqueMember DNs → the entryUUIDs of in-scope users and  |
+|                     | groups (nested groups appear as members); out-of-scope DNs are    |
+|                     | left out                                                          |
+
+Sync: `cursor()` is the suffix's `contextCSN` (needs the syncprov overlay; the greatest value when
+there are several server IDs). `read_changes(cursor)` returns the entries with
+`(&(entryCSN>=cursor)(!(entryCSN=cursor)))`: changed after the cursor (a CSN names a single
+change; entryCSN has microseconds, where modifyTimestamp has seconds). Plain LDAP cannot list
+deleted entries, so `deleted_anchors` is always empty here and deletions (and moves out of
+scope) are found by the full sync's "not seen" rule. syncrepl
+(RFC 4533 refreshOnly with its syncIdSet of deleted entryUUIDs) is future work. Take the cursor
+*before* a full read, so that nothing changed during the read is lost. With several providers
+and replication lag, an entry replicated late can carry a CSN below the cursor: run full syncs
+regularly.
+
+Writeback (the service account needs `manage` on userPassword, pwdAccountLockedTime and
+pwdReset; ppolicy treats an identity with `manage` on the password as a password administrator):
+- reset: Password Modify extended operation (RFC 3062) as the service account. A password
+  administrator's reset skips ppolicy's quality, history and minimum age checks (as the rootdn's
+  does). ppolicy sets `pwdReset: TRUE` by itself when pwdMustChange is on; the agent then sets or
+  removes it as `must_change` asks. A reset also clears a lockout (ppolicy removes
+  pwdAccountLockedTime when a password changes), so a disabled account (000001010000Z) is refused
+  before the reset: a reset must never re-enable an account.
+- change: as the user (bind with the old password, then Password Modify with old and new), so
+  pwdInHistory, pwdMinAge, pwdMinLength and quality checks apply; a wrong old password is a failed
+  bind and counts towards the lockout.
+- unlock: delete pwdAccountLockedTime (slapd drops pwdFailureTime, the failure count, with it; an
+  account with failures but no lock gets its pwdFailureTime deleted, with the Relax control); a
+  disabled account stays disabled.
+- verify_credentials: a simple bind as the user with the ppolicy request control; an empty
+  password is refused before binding (RFC 4513 makes it an unauthenticated bind that succeeds).
+
+Errors → Outcome (the ppolicy response control is decoded: ldap3 hands over its raw value):
+
+| slapd answer                                               | Outcome                 |
+|------------------------------------------------------------|-------------------------|
+| 19 + ppolicy passwordTooShort                              | PASSWORD_TOO_SHORT      |
+| 19 + ppolicy insufficientPasswordQuality                   | PASSWORD_NOT_COMPLEX    |
+| 19 + ppolicy passwordInHistory "...in history..."          | PASSWORD_IN_HISTORY     |
+| 19 "Password is not being changed from existing value"     | PASSWORD_UNCHANGED      |
+| 19 + ppolicy passwordTooYoung                              | PASSWORD_TOO_YOUNG      |
+| 19 + ppolicy passwordTooLong                               | DIRECTORY_ERROR (no     |
+|                                                            | code for it yet)        |
+| 53 "unwilling to verify old password"; 49 on the user bind | WRONG_PASSWORD          |
+| 49 + ppolicy accountLocked                                 | ACCOUNT_LOCKED          |
+| ... and pwdAccountLockedTime is 000001010000Z              | ACCOUNT_DISABLED        |
+| bind OK + ppolicy changeAfterReset (or graceAuthNsRemaining)| MUST_CHANGE            |
+| 49 + ppolicy passwordExpired; 50 + changeAfterReset        | MUST_CHANGE             |
+| 49 and the entry does not exist; 32 noSuchObject; 34       | USER_NOT_FOUND          |
+| socket / TLS failure, 51 busy, 52 unavailable              | DIRECTORY_UNAVAILABLE   |
+| anything else (50 insufficientAccess, passwordModNotAllowed| DIRECTORY_ERROR (with   |
+| mustSupplyOldPassword, ...)                                | slapd's words)          |
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ldap3 import BASE, MODIFY_DELETE, MODIFY_REPLACE, Connection
+from ldap3.core.exceptions import LDAPCommunicationError
+from ldap3.utils.conv import escape_filter_chars
+
+from sspr_agent.directory import (
+    UNAVAILABLE_RESULTS,
+    DirectoryError,
+    LdapLink,
+    and_filter,
+    dn_within,
+    first,
+    norm_dn,
+    text,
+    values,
+)
+from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
+from sspr_protocol.messages import GroupRecord, Outcome, UserRecord
+
+PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
+PPOLICY_REQUEST = [(PPOLICY_OID, False, None)]
+RELAX = [("1.3.6.1.4.1.4203.666.5.12", True, None)]  # the Relax Rules control
+# ppolicy: pwdAccountLockedTime with this value locks the account until an administrator acts.
+DISABLED_MARK = "000001010000Z"
+PPOLICY_ERRORS = {
+    0: "passwordExpired",
+    1: "accountLocked",
+    2: "changeAfterReset",
+    3: "passwordModNotAllowed",
+    4: "mustSupplyOldPassword",
+    5: "insufficientPasswordQuality",
+    6: "passwordTooShort",
+    7: "passwordTooYoung",
+    8: "passwordInHistory",
+    9: "passwordTooLong",
+}
+DEFAULT_ATTRIBUTES = {
+    "upn": "mail",
+    "display_name": "displayName",
+    "given_name": "givenName",
+    "family_name": "sn",
+    "mail": "mail",
+    "mobile_phone": "mobile",
+    "office_phone": "telephoneNumber",
+}
+USER_CLASSES = "(objectClass=inetOrgPerson)"
+GROUP_CLASSES = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+STATE_ATTRIBUTES = ["entryUUID", "pwdAccountLockedTime", "pwdFailureTime", "pwdReset"]
+_CSN = re.compile(r"^\d{14}(\.\d{1,6})?Z#[0-9a-fA-F]{6}#[0-9a-fA-F]{3}#[0-9a-fA-F]{6}$")
+_UNIQUE_MEMBER_UID = re.compile(r"#'[01]*'B$")
+_RESOLVE_BATCH = 50
+
+
+# ------------------------------------------------------------------------- ppolicy control
+def decode_ppolicy(value: bytes | None) -> dict[str, Any]:
+    """PasswordPolicyResponseValue (draft-behera-ldap-password-policy) → {"error": name, ...}.
+
+    SEQUENCE { warning [0] CHOICE { timeBeforeExpiration [0] INTEGER,
+    graceAuthNsRemaining [1] INTEGER } OPTIONAL, error [1] ENUMERATED OPTIONAL }
+    """
+    out: dict[str, Any] = {}
+    if not value or value[0] != 0x30:
+        return out
+    length, i = _ber_length(value, 1)
+    end = min(len(value), i + length)
+    while i < end:
+        tag = value[i]
+        length, start = _ber_length(value, i + 1)
+        body = value[start : start + length]
+        if tag == 0x81 and body:  # error [1] ENUMERATED
+            code = int.from_bytes(body, "big")
+            out["error"] = PPOLICY_ERRORS.get(code, str(code))
+        elif tag == 0xA0 and len(body) >= 2:  # warning [0]
+            inner_length, inner_start = _ber_length(body, 1)
+            number = int.from_bytes(body[inner_start : inner_start + inner_length], "big")
+            if body[0] == 0x80:
+                out["timeBeforeExpiration"] = number
+            elif body[0] == 0x81:
+                out["graceAuthNsRemaining"] = number
+        i = start + length
+    return out
+
+
+def _ber_length(data: bytes, i: int) -> tuple[int, int]:
+    """(length, index of the content) for the length octets at data[i]."""
+    if i >= len(data):
+        return 0, i
+    first_octet = data[i]
+    if first_octet < 0x80:
+        return first_octet, i + 1
+    count = first_octet & 0x7F
+    return int.from_bytes(data[i + 1 : i + 1 + count], "big"), i + 1 + count
+
+
+def ppolicy_of(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The decoded ppolicy response control of an LDAP result; None when the server sent none."""
+    control = ((result or {}).get("controls") or {}).get(PPOLICY_OID)
+    if not control:
+        return None
+    return decode_ppolicy(control.get("value"))
+
+
+def generalized_time(value: Any) -> float | None:
+    """LDAP GeneralizedTime ("20240131120000Z", fractions and offsets allowed) → unix seconds."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = value.decode() if isinstance(value, bytes) else str(value)
+    match = re.match(
+        r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{2}(\d{2})?)?$",
+        value.strip(),
+    )
+    if not match:
+        return None
+    year, month, day, hour = (int(match[n]) for n in (1, 2, 3, 4))
+    minute, second = int(match[5] or 0), int(match[6] or 0)
+    try:
+        seconds = float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+    except (ValueError, OverflowError):
+        return None
+    if match[7]:
+        seconds += float("0." + match[7])
+    zone = match[8]
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        offset = int(zone[1:3]) * 3600 + int(zone[3:5] or 0) * 60
+        seconds -= sign * offset
+    return seconds
+
+
+# ------------------------------------------------------------------------------ directory
+class OpenLdapDirectory:
+    """The `Directory` protocol for OpenLDAP slapd (ppolicy, syncprov)."""
+
+    def __init__(self, config: DirectoryConfig) -> None:
+        self.config = config
+        self.link = LdapLink(config, default_port=389)
+        self.names = {**DEFAULT_ATTRIBUTES, **config.attributes}
+        self._suffix: str | None = None
+
+    # ---------------------------------------------------------------- reads
+    def _user_filter(self, *extra: str) -> str:
+        return and_filter(USER_CLASSES, self.config.user_filter, *extra)
+
+    def _group_filter(self, *extra: str) -> str:
+        return and_filter(GROUP_CLASSES, self.config.group_filter, *extra)
+
+    def _user_attributes(self) -> list[str]:
+        names = {"entryUUID", "pwdAccountLockedTime", "pwdChangedTime", "cn"}
+        names.update(self.names.values())
+        return sorted(names)
+
+    def _user_record(self, entry: dict[str, Any]) -> UserRecord | None:
+        attributes = entry.get("attributes") or {}
+        anchor = text(attributes, "entryUUID").lower()
+        if not anchor:
+            return None
+        locked_time = text(attributes, "pwdAccountLockedTime")
+        name = self.names
+        return UserRecord(
+            anchor=anchor,
+            dn=entry["dn"],
+            upn=text(attributes, name["upn"]),
+            display_name=text(attributes, name["display_name"]) or text(attributes, "cn"),
+            given_name=text(attributes, name["given_name"]),
+            family_name=text(attributes, name["family_name"]),
+            mail=text(attributes, name["mail"]),
+            mobile_phone=text(attributes, name["mobile_phone"]),
+            office_phone=text(attributes, name["office_phone"]),
+            enabled=locked_time != DISABLED_MARK,
+            locked_out=bool(locked_time) and locked_time != DISABLED_MARK,
+            password_last_set=generalized_time(first(attributes, "pwdChangedTime")),
+        )
+
+    def _read(
+        self, conn: Connection, page_size: int, user_filter: str, group_filter: str
+    ) -> Iterator[Page]:
+        anchors: dict[str, str] = {}  # normalised DN → anchor ("" = looked up, not in scope)
+        for entries in self.link.paged_search(
+            conn, self.config.base_dn, user_filter, self._user_attributes(), page_size
+        ):
+            users = [u for u in (self._user_record(e) for e in entries) if u is not None]
+            for user in users:
+                anchors[norm_dn(user.dn)] = user.anchor
+            if users:
+                yield Page(users=users, groups=[], deleted_anchors=[])
+        for entries in self.link.paged_search(
+            conn,
+            self.config.base_dn,
+            group_filter,
+            ["entryUUID", "cn", "member", "uniqueMember"],
+            page_size,
+        ):
+            groups: list[GroupRecord] = []
+            for entry in entries:
+                attributes = entry.get("attributes") or {}
+                anchor = text(attributes, "entryUUID").lower()
+                if not anchor:
+                    continue
+                anchors[norm_dn(entry["dn"])] = anchor
+                members = [
+                    _UNIQUE_MEMBER_UID.sub("", str(v))
+                    for v in values(attributes, "member") + values(attributes, "uniqueMember")
+                ]
+                members = [m for m in members if m.strip()]
+                # On another connection: a search in the middle of a paged search would end it.
+                self.link.with_service(
+                    functools.partial(self._resolve, dns=members, anchors=anchors)
+                )
+                member_anchors = list(
+                    dict.fromkeys(a for a in (anchors.get(norm_dn(m)) for m in members) if a)
+                )
+                groups.append(
+                    GroupRecord(
+                        anchor=anchor,
+                        dn=entry["dn"],
+                        name=text(attributes, "cn"),
+                        member_anchors=member_anchors,
+                    )
+                )
+            if groups:
+                yield Page(users=[], groups=groups, deleted_anchors=[])
+
+    def _resolve(self, conn: Connection, dns: list[str], anchors: dict[str, str]) -> None:
+        """Find the anchors of member DNs not seen yet (in-scope users and groups only)."""
+        unknown = list(dict.fromkeys(d for d in dns if norm_dn(d) not in anchors))
+        for start in range(0, len(unknown), _RESOLVE_BATCH):
+            batch = unknown[start : start + _RESOLVE_BATCH]
+            for dn in batch:
+                anchors[norm_dn(dn)] = ""
+            in_base = [dn for dn in batch if dn_within(dn, self.config.base_dn)]
+            if not in_base:
+                continue
+            by_dn = "(|" + "".join(f"(entryDN={escape_filter_chars(d)})" for d in in_base) + ")"
+            scope = f"(|{self._user_filter()}{self._group_filter()})"
+            for entries in self.link.paged_search(
+                conn, self.config.base_dn, and_filter(scope, by_dn), ["entryUUID"], 1000
+            ):
+                for entry in entries:
+                    uuid = text(entry.get("attributes") or {}, "entryUUID").lower()
+                    if uuid:
+                        anchors[norm_dn(entry["dn"])] = uuid
+
+    def read_all(self, page_size: int = 1000) -> Iterator[Page]:
+        with self.link.reader() as conn:
+            yield from self._read(conn, page_size, self._user_filter(), self._group_filter())
+
+    def read_changes(self, cursor: str, page_size: int = 1000) -> Iterator[Page]:
+        cursor = cursor.strip()
+        if not _CSN.match(cursor):
+            raise DirectoryError(Outcome.DIRECTORY_ERROR, f"not an OpenLDAP CSN: {cursor!r}")
+        # Strictly after the cursor: a CSN names one change, so the entry that set it is skipped.
+        since = f"(&(entryCSN>={cursor})(!(entryCSN={cursor})))"
+        with self.link.reader() as conn:
+            yield from self._read(
+                conn, page_size, self._user_filter(since), self._group_filter(since)
+            )
+
+    def cursor(self) -> str:
+        def operation(conn: Connection) -> str:
+            suffix = self._naming_context(conn)
+            conn.search(suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
+            if conn.result.get("result") != 0 or not conn.response:
+                raise DirectoryError(
+                    Outcome.DIRECTORY_ERROR, f"cannot read contextCSN of {suffix}: {conn.result}"
+                )
+            csns = [str(v) for v in values(conn.response[0].get("attributes") or {}, "contextCSN")]
+            if not csns:
+                raise DirectoryError(
+                    Outcome.DIRECTORY_ERROR,
+                    f"{suffix} has no contextCSN: delta sync needs the syncprov overlay",
+                )
+            return max(csns)
+
+        return self.link.with_service(operation)
+
+    def _naming_context(self, conn: Connection) -> str:
+        """The database suffix holding base_dn (where syncprov keeps contextCSN)."""
+        if self._suffix is None:
+            conn.search("", "(objectClass=*)", BASE, attributes=["namingContexts"])
+            contexts: list[str] = []
+            if conn.result.get("result") == 0 and conn.response:
+                contexts = [
+                    str(v) for v in values(conn.response[0]["attributes"], "namingContexts")
+                ]
+            inside = [c for c in contexts if dn_within(self.config.base_dn, c)]
+            self._suffix = max(inside, key=len) if inside else self.config.base_dn
+        return self._suffix
+
+    # ---------------------------------------------------------------- writeback
+    def _state(self, conn: Connection, dn: str) -> dict[str, Any] | None:
+        """The entry's password state as the service account sees it; None if there is none."""
+        conn.search(dn, "(objectClass=*)", BASE, attributes=STATE_ATTRIBUTES)
+        code = conn.result.get("result")
+        if code in (32, 34):
+            return None
+        if code != 0:
+            raise DirectoryError(_outcome_of_code(code), _describe(conn.result))
+        entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        return dict(entries[0].get("attributes") or {}) if entries else None
+
+    def reset_password(self, dn: str, new_password: str, must_change: bool) -> OperationResult:
+        if not new_password:
+            # Password Modify without a new password asks the server to generate one: never.
+            return OperationResult(Outcome.PASSWORD_TOO_SHORT, "an empty password is refused")
+
+        def operation(conn: Connection) -> OperationResult:
+            state = self._state(conn, dn)
+            if state is None:
+                return OperationResult(Outcome.USER_NOT_FOUND, f"no entry {dn}")
+            if text(state, "pwdAccountLockedTime") == DISABLED_MARK:
+                return OperationResult(
+                    Outcome.ACCOUNT_DISABLED, "the account is disabled (pwdAccountLockedTime)"
+                )
+            conn.extend.standard.modify_password(dn, None, new_password, controls=PPOLICY_REQUEST)
+            outcome = self._outcome(conn.result)
+            if not outcome.ok:
+                return outcome
+            if must_change:
+                conn.modify(dn, {"pwdReset": [(MODIFY_REPLACE, ["TRUE"])]})
+            else:
+                conn.modify(dn, {"pwdReset": [(MODIFY_DELETE, [])]})
+            if conn.result.get("result") not in (0, 16):  # 16: there was no pwdReset
+                return OperationResult(
+                    Outcome.DIRECTORY_ERROR,
+                    "the password was set but pwdReset could not be "
+                    f"{'set' if must_change else 'removed'}: {_describe(conn.result)}",
+                )
+            return OperationResult(Outcome.OK)
+
+        return self._with_service(operation)
+
+    def change_password(self, dn: str, old_password: str, new_password: str) -> OperationResult:
+        if not old_password:
+            return OperationResult(Outcome.WRONG_PASSWORD, "empty old password refused")
+        if not new_password:
+            return OperationResult(Outcome.PASSWORD_TOO_SHORT, "an empty password is refused")
+        try:
+            conn = self.link.connect(dn, old_password, controls=PPOLICY_REQUEST)
+        except DirectoryError as exc:
+            return OperationResult(exc.outcome, exc.message)
+        try:
+            if not conn.bound:
+                return self._bind_failure(dn, conn.result)
+            conn.extend.standard.modify_password(
+                dn, old_password, new_password, controls=PPOLICY_REQUEST
+            )
+            return self._outcome(conn.result)
+        except LDAPCommunicationError as exc:
+            return OperationResult(
+                Outcome.DIRECTORY_UNAVAILABLE, f"connection lost during the change: {exc}"
+            )
+        finally:
+            _unbind(conn)
+
+    def unlock(self, dn: str) -> OperationResult:
+        def operation(conn: Connection) -> OperationResult:
+            state = self._state(conn, dn)
+            if state is None:
+                return OperationResult(Outcome.USER_NOT_FOUND, f"no entry {dn}")
+            if text(state, "pwdAccountLockedTime") == DISABLED_MARK:
+                return OperationResult(
+                    Outcome.ACCOUNT_DISABLED, "the account is disabled, not locked out"
+                )
+            if values(state, "pwdAccountLockedTime"):
+                # slapd drops pwdFailureTime (the failure count) along with the lock.
+                conn.modify(dn, {"pwdAccountLockedTime": [(MODIFY_DELETE, [])]})
+                if conn.result.get("result") not in (0, 16):
+                    return self._outcome(conn.result)
+            elif values(state, "pwdFailureTime"):
+                # Not locked yet, but failures counted: start again from zero, as AD's
+                # lockoutTime=0 does. pwdFailureTime is NO-USER-MODIFICATION: it takes
+                # `manage` and the Relax control. Best effort.
+                conn.modify(dn, {"pwdFailureTime": [(MODIFY_DELETE, [])]}, controls=RELAX)
+            return OperationResult(Outcome.OK)
+
+        return self._with_service(operation)
+
+    def verify_credentials(self, dn: str, password: str) -> OperationResult:
+        if not password:
+            # An empty password makes a simple bind unauthenticated, and it "succeeds".
+            return OperationResult(Outcome.WRONG_PASSWORD, "empty password refused before binding")
+        try:
+            conn = self.link.connect(dn, password, controls=PPOLICY_REQUEST)
+        except DirectoryError as exc:
+            return OperationResult(exc.outcome, exc.message)
+        try:
+            if not conn.bound:
+                return self._bind_failure(dn, conn.result)
+            policy = ppolicy_of(conn.result) or {}
+            if policy.get("error") in ("changeAfterReset", "passwordExpired"):
+                return OperationResult(Outcome.MUST_CHANGE, policy["error"])
+            if "graceAuthNsRemaining" in policy:
+                return OperationResult(
+                    Outcome.MUST_CHANGE,
+                    f"password expired, {policy['graceAuthNsRemaining']} grace logins left",
+                )
+            return OperationResult(Outcome.OK)
+        finally:
+            _unbind(conn)
+
+    def close(self) -> None:
+        self.link.close()
+
+    # ---------------------------------------------------------------- mapping
+    def _with_service(self, operation: Any) -> OperationResult:
+        try:
+            result: OperationResult = self.link.with_service(operation)
+        except DirectoryError as exc:
+            return OperationResult(exc.outcome, exc.message)
+        return result
+
+    def _bind_failure(self, dn: str, result: dict[str, Any] | None) -> OperationResult:
+        """Why a bind as the user failed: slapd says little (49) unless ppolicy adds a reason."""
+        result = result or {}
+        code = result.get("result")
+        policy = ppolicy_of(result)
+        error = (policy or {}).get("error")
+        if code != 49:
+            return self._outcome(result)
+        if error == "passwordExpired":
+            return OperationResult(Outcome.MUST_CHANGE, "password expired")
+        try:
+            state = self.link.with_service(lambda conn: self._state(conn, dn))
+        except DirectoryError:
+            state = {}  # cannot tell more: say what the bind said
+        if state is None:
+            return OperationResult(Outcome.USER_NOT_FOUND, f"no entry {dn}")
+        locked_time = text(state, "pwdAccountLockedTime")
+        # accountLocked from ppolicy; or, when slapd sends no ppolicy control
+        # (ppolicy_use_lockout off), what the entry says.
+        if error == "accountLocked" or (policy is None and locked_time):
+            if locked_time == DISABLED_MARK:
+                return OperationResult(Outcome.ACCOUNT_DISABLED, "account disabled")
+            return OperationResult(Outcome.ACCOUNT_LOCKED, "account locked")
+        return OperationResult(Outcome.WRONG_PASSWORD, _describe(result))
+
+    def _outcome(self, result: dict[str, Any] | None) -> OperationResult:
+        return outcome_of(result)
+
+
+def outcome_of(result: dict[str, Any] | None) -> OperationResult:
+    """The Outcome of a slapd answer to a write (Password Modify, modify)."""
+    result = result or {}
+    code = result.get("result")
+    if code in (0, None):
+        return OperationResult(Outcome.OK)
+    message = str(result.get("message") or "")
+    lowered = message.lower()
+    error = (ppolicy_of(result) or {}).get("error")
+    words = _describe(result)
+    if "not being changed" in lowered:
+        return OperationResult(Outcome.PASSWORD_UNCHANGED, words)
+    by_error = {
+        "passwordTooShort": Outcome.PASSWORD_TOO_SHORT,
+        "insufficientPasswordQuality": Outcome.PASSWORD_NOT_COMPLEX,
+        "passwordInHistory": Outcome.PASSWORD_IN_HISTORY,
+        "passwordTooYoung": Outcome.PASSWORD_TOO_YOUNG,
+        "accountLocked": Outcome.ACCOUNT_LOCKED,
+        "changeAfterReset": Outcome.MUST_CHANGE,
+        "passwordExpired": Outcome.MUST_CHANGE,
+    }
+    if error in by_error:
+        return OperationResult(by_error[error], words)
+    if error:  # passwordTooLong, passwordModNotAllowed, mustSupplyOldPassword
+        return OperationResult(Outcome.DIRECTORY_ERROR, f"{words} (ppolicy {error})")
+    if code == 19:  # no ppolicy control: slapd's own words
+        for needle, outcome in (
+            ("history", Outcome.PASSWORD_IN_HISTORY),
+            ("too young", Outcome.PASSWORD_TOO_YOUNG),
+            ("too short", Outcome.PASSWORD_TOO_SHORT),
+            ("quality", Outcome.PASSWORD_NOT_COMPLEX),
+        ):
+            if needle in lowered:
+                return OperationResult(outcome, words)
+    if code == 53 and "old password" in lowered:
+        return OperationResult(Outcome.WRONG_PASSWORD, words)
+    if code == 49:
+        return OperationResult(Outcome.WRONG_PASSWORD, words)
+    if code in (32, 34):
+        return OperationResult(Outcome.USER_NOT_FOUND, words)
+    return OperationResult(_outcome_of_code(code), words)
+
+
+def _outcome_of_code(code: Any) -> Outcome:
+    return Outcome.DIRECTORY_UNAVAILABLE if code in UNAVAILABLE_RESULTS else Outcome.DIRECTORY_ERROR
+
+
+def _describe(result: dict[str, Any] | None) -> str:
+    result = result or {}
+    words = f"{result.get('result')} {result.get('description')}"
+    if result.get("message"):
+        words += f": {result['message']}"
+    policy = ppolicy_of(result)
+    if policy:
+        words += f" (ppolicy {policy})"
+    return words
+
+
+def _unbind(conn: Connection) -> None:
+    try:
+        conn.unbind()
+    except Exception:  # noqa: BLE001 - closing a connection that failed is best effort
+        return

@@ -1,0 +1,477 @@
+"""OpenLdapDirectory against a real slapd (ppolicy, syncprov, StartTLS)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from sspr_agent.directory import DirectoryError, open_directory
+from sspr_agent.directory.base import DirectoryConfig
+from sspr_agent.directory.openldap import (
+    OpenLdapDirectory,
+    decode_ppolicy,
+    generalized_time,
+    outcome_of,
+)
+from sspr_protocol.messages import Outcome
+from tests.directories.slapd import SlapdServer, SlapdUser, free_port
+
+INITIAL = "Initial#Pass1"
+
+
+@pytest.fixture
+def ou(slapd_server: SlapdServer, unique: Callable[[str], str]) -> str:
+    """An organizational unit of the test's own: a full read sees only what the test made."""
+    name = unique("t")
+    dn = f"ou={name},{slapd_server.base_dn}"
+    slapd_server.add(dn, ["organizationalUnit"], {"ou": name})
+    return dn
+
+
+def config_for(server: SlapdServer, base_dn: str | None = None) -> DirectoryConfig:
+    return DirectoryConfig(
+        kind="openldap",
+        url=server.url,
+        bind_dn=server.service_dn,
+        bind_password=server.service_password,
+        base_dn=base_dn or server.base_dn,
+        ca_file=str(server.ca_file),
+    )
+
+
+@pytest.fixture
+def directory(slapd_server: SlapdServer, ou: str) -> Iterator[OpenLdapDirectory]:
+    found = open_directory(config_for(slapd_server, ou))
+    assert isinstance(found, OpenLdapDirectory)
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture
+def user(slapd_server: SlapdServer, ou: str, unique: Callable[[str], str]) -> SlapdUser:
+    return slapd_server.add_user(
+        unique("u"), password=INITIAL, given_name="Pat", surname="Tester", container_dn=ou
+    )
+
+
+# ------------------------------------------------------------------------------ sync
+def test_full_read_maps_users_and_groups_page_by_page(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, ou: str
+) -> None:
+    alice = slapd_server.add_user(
+        "alice", password=INITIAL, given_name="Alice", surname="Anderson", container_dn=ou,
+        mobile="+1 555 0100", telephoneNumber="+1 555 0199",
+    )  # fmt: skip
+    bob = slapd_server.add_user("bob", password=INITIAL, surname="Brown", container_dn=ou)
+    carol = slapd_server.add_user(
+        "carol", password=INITIAL, upn="carol.upn@example.test", mail="carol@mail.test",
+        container_dn=ou,
+    )  # fmt: skip
+    locked = slapd_server.add_user("dave", password=INITIAL, container_dn=ou)
+    disabled = slapd_server.add_user("erin", password=INITIAL, container_dn=ou)
+    outsider = slapd_server.add_user("outsider-" + ou.split(",")[0][3:], password=INITIAL)
+    for _ in range(3):
+        assert not slapd_server.can_bind(locked.dn, "Wrong#Pass1")
+    slapd_server.disable(disabled.dn)
+    assert directory.reset_password(alice.dn, "Alice#Reset22", must_change=False).ok
+    staff = slapd_server.add_group(
+        "staff", [alice.dn, bob.dn.upper(), outsider.dn], container_dn=ou
+    )
+    everyone = slapd_server.add_group(
+        "everyone", [staff.dn, carol.dn], unique=True, container_dn=ou
+    )
+
+    pages = list(directory.read_all(page_size=2))
+
+    user_pages = [p for p in pages if p.users]
+    assert len(user_pages) == 3  # 5 users, 2 a page
+    assert all(len(p.users) + len(p.groups) <= 2 and not p.deleted_anchors for p in pages)
+    users = {u.dn: u for p in pages for u in p.users}
+    assert set(users) == {alice.dn, bob.dn, carol.dn, locked.dn, disabled.dn}
+    a = users[alice.dn]
+    entry = slapd_server.read(alice.dn, "entryUUID")
+    assert a.anchor == entry["entryUUID"][0].lower()
+    assert (a.upn, a.mail, a.given_name, a.family_name, a.display_name) == (
+        "alice@example.test", "alice@example.test", "Alice", "Anderson", "Alice Anderson",
+    )  # fmt: skip
+    assert (a.mobile_phone, a.office_phone) == ("+1 555 0100", "+1 555 0199")
+    assert a.enabled and not a.locked_out
+    assert a.password_last_set is not None and abs(a.password_last_set - time.time()) < 120
+    assert users[carol.dn].upn == "carol@mail.test"  # the UPN is `mail` by default
+    assert users[locked.dn].locked_out and users[locked.dn].enabled
+    assert not users[disabled.dn].enabled and not users[disabled.dn].locked_out
+
+    groups = {g.dn: g for p in pages for g in p.groups}
+    assert set(groups) == {staff.dn, everyone.dn}
+    # member DNs → anchors; the DN outside base_dn is left out; case does not matter
+    assert groups[staff.dn].member_anchors == [a.anchor, users[bob.dn].anchor]
+    assert groups[staff.dn].name == "staff"
+    assert groups[everyone.dn].member_anchors == [groups[staff.dn].anchor, users[carol.dn].anchor]
+
+
+def test_upn_attribute_can_be_overridden(
+    slapd_server: SlapdServer, ou: str, user: SlapdUser
+) -> None:
+    directory = OpenLdapDirectory(replace(config_for(slapd_server, ou), attributes={"upn": "uid"}))
+    try:
+        (page,) = list(directory.read_all())
+    finally:
+        directory.close()
+    assert page.users[0].upn == user.uid
+
+
+def test_user_filter_scopes_the_sync(slapd_server: SlapdServer, ou: str) -> None:
+    slapd_server.add_user("in1", password=INITIAL, container_dn=ou, employeeType="staff")
+    slapd_server.add_user("out1", password=INITIAL, container_dn=ou, employeeType="contractor")
+    config = replace(config_for(slapd_server, ou), user_filter="(employeeType=staff)")
+    directory = OpenLdapDirectory(config)
+    try:
+        names = [u.dn.split(",")[0] for p in directory.read_all() for u in p.users]
+    finally:
+        directory.close()
+    assert names == ["uid=in1"]
+
+
+def test_cursor_and_delta(slapd_server: SlapdServer, directory: OpenLdapDirectory, ou: str) -> None:
+    first = slapd_server.add_user("first", password=INITIAL, container_dn=ou)
+    second = slapd_server.add_user("second", password=INITIAL, container_dn=ou)
+    group = slapd_server.add_group("team", [first.dn], container_dn=ou)
+    cursor = directory.cursor()
+    assert cursor == slapd_server.read(slapd_server.base_dn, "contextCSN")["contextCSN"][0]
+
+    slapd_server.modify(second.dn, {"mail": ["second.new@example.test"]})
+    changed = list(directory.read_changes(cursor))
+
+    users = [u for p in changed for u in p.users]
+    assert [(u.dn, u.mail) for u in users] == [(second.dn, "second.new@example.test")]
+    assert not [g for p in changed for g in p.groups]
+    assert directory.cursor() > cursor
+
+    cursor = directory.cursor()
+    slapd_server.modify(group.dn, {"member": [first.dn, second.dn]})
+    changed = list(directory.read_changes(cursor))
+    groups = [g for p in changed for g in p.groups]
+    # the members were not changed: their anchors are looked up
+    assert [(g.dn, len(g.member_anchors)) for g in groups] == [(group.dn, 2)]
+    assert not [u for p in changed for u in p.users]
+
+
+def test_delta_with_nothing_changed_is_empty(directory: OpenLdapDirectory, user: SlapdUser) -> None:
+    assert list(directory.read_changes(directory.cursor())) == []
+
+
+def test_a_cursor_that_is_not_a_csn_is_refused(directory: OpenLdapDirectory) -> None:
+    with pytest.raises(DirectoryError) as caught:
+        list(directory.read_changes("0)(objectClass=*"))
+    assert caught.value.outcome == Outcome.DIRECTORY_ERROR
+
+
+# ------------------------------------------------------------------------------ writeback
+def test_reset_without_must_change(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.reset_password(user.dn, "Fresh#Reset22", must_change=False).ok
+    assert slapd_server.read(user.dn, "pwdReset") == {"pwdReset": []}
+    assert directory.verify_credentials(user.dn, "Fresh#Reset22").outcome == Outcome.OK
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.WRONG_PASSWORD
+    conn = slapd_server.connection(user.dn, "Fresh#Reset22")
+    try:  # not restricted to changing the password
+        assert conn.search(user.dn, "(objectClass=*)", "BASE")
+    finally:
+        conn.unbind()
+
+
+def test_reset_with_must_change_then_the_user_changes(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.reset_password(user.dn, "Temp#Reset22", must_change=True).ok
+    assert slapd_server.read(user.dn, "pwdReset") == {"pwdReset": ["TRUE"]}
+    result = directory.verify_credentials(user.dn, "Temp#Reset22")
+    assert result.outcome == Outcome.MUST_CHANGE
+    assert "changeAfterReset" in result.message
+    conn = slapd_server.connection(user.dn, "Temp#Reset22")
+    try:  # slapd lets the user bind, then refuses everything but a password change
+        assert conn.bound
+        conn.search(user.dn, "(objectClass=*)", "BASE")
+        assert conn.result["result"] == 50
+    finally:
+        conn.unbind()
+    assert directory.change_password(user.dn, "Temp#Reset22", "Mine#Own4567").ok
+    assert directory.verify_credentials(user.dn, "Mine#Own4567").outcome == Outcome.OK
+    assert slapd_server.read(user.dn, "pwdReset") == {"pwdReset": []}
+
+
+def test_reset_clears_a_previous_must_change(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.reset_password(user.dn, "Temp#Reset22", must_change=True).ok
+    assert directory.reset_password(user.dn, "Temp#Reset33", must_change=False).ok
+    assert directory.verify_credentials(user.dn, "Temp#Reset33").outcome == Outcome.OK
+
+
+def test_the_users_own_change_obeys_history(directory: OpenLdapDirectory, user: SlapdUser) -> None:
+    assert directory.change_password(user.dn, INITIAL, "Second#Pass2").ok
+    assert directory.change_password(user.dn, "Second#Pass2", "Third#Pass3").ok
+    reuse = directory.change_password(user.dn, "Third#Pass3", INITIAL)
+    assert reuse.outcome == Outcome.PASSWORD_IN_HISTORY
+    assert "history" in reuse.message
+    same = directory.change_password(user.dn, "Third#Pass3", "Third#Pass3")
+    assert same.outcome == Outcome.PASSWORD_UNCHANGED
+    assert directory.verify_credentials(user.dn, "Third#Pass3").ok
+
+
+def test_minimum_age(
+    slapd_server: SlapdServer,
+    directory: OpenLdapDirectory,
+    ou: str,
+    unique: Callable[[str], str],
+) -> None:
+    policy = slapd_server.add_policy(unique("minage"), pwdMinAge="3600")
+    young = slapd_server.add_user(unique("y"), password=INITIAL, container_dn=ou, policy_dn=policy)
+    # the password administrator's reset is not held back by the minimum age...
+    assert directory.reset_password(young.dn, "Reset#Young1", must_change=False).ok
+    # ...the user's own change is
+    result = directory.change_password(young.dn, "Reset#Young1", "Changed#Young2")
+    assert result.outcome == Outcome.PASSWORD_TOO_YOUNG
+    assert directory.verify_credentials(young.dn, "Reset#Young1").ok
+
+
+def test_too_short(directory: OpenLdapDirectory, user: SlapdUser) -> None:
+    result = directory.change_password(user.dn, INITIAL, "Sh0rt#")
+    assert result.outcome == Outcome.PASSWORD_TOO_SHORT
+    assert "passwordTooShort" in result.message
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+
+
+def test_empty_new_password_is_refused_not_generated(
+    directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    # Password Modify without a new password would have slapd generate one
+    assert directory.reset_password(user.dn, "", must_change=False).outcome == (
+        Outcome.PASSWORD_TOO_SHORT
+    )
+    assert directory.change_password(user.dn, INITIAL, "").outcome == Outcome.PASSWORD_TOO_SHORT
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+
+
+def test_wrong_old_password(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    result = directory.change_password(user.dn, "Not#TheOld1", "Brand#New44")
+    assert result.outcome == Outcome.WRONG_PASSWORD
+    assert len(slapd_server.read(user.dn, "pwdFailureTime")["pwdFailureTime"]) == 1
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+
+
+def test_lockout_then_unlock(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    for _ in range(3):
+        assert directory.verify_credentials(user.dn, "Wrong#Pass1").outcome == (
+            Outcome.WRONG_PASSWORD
+        )
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.ACCOUNT_LOCKED
+    assert directory.change_password(user.dn, INITIAL, "Brand#New44").outcome == (
+        Outcome.ACCOUNT_LOCKED
+    )
+    assert [u.locked_out for p in directory.read_all() for u in p.users] == [True]
+
+    assert directory.unlock(user.dn).ok
+    assert slapd_server.read(user.dn, "pwdAccountLockedTime", "pwdFailureTime") == {
+        "pwdAccountLockedTime": [],
+        "pwdFailureTime": [],
+    }
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+    assert [u.locked_out for p in directory.read_all() for u in p.users] == [False]
+    assert directory.unlock(user.dn).ok  # nothing to unlock: fine
+
+
+def test_unlock_also_clears_failures_short_of_a_lockout(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    for _ in range(2):
+        assert not slapd_server.can_bind(user.dn, "Wrong#Pass1")
+    assert directory.unlock(user.dn).ok
+    assert slapd_server.read(user.dn, "pwdFailureTime") == {"pwdFailureTime": []}
+
+
+def test_disabled_account(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    slapd_server.disable(user.dn)
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.ACCOUNT_DISABLED
+    # neither an unlock nor a reset (ppolicy drops the lock on a new password) re-enables it
+    assert directory.unlock(user.dn).outcome == Outcome.ACCOUNT_DISABLED
+    assert directory.reset_password(user.dn, "Fresh#Reset22", False).outcome == (
+        Outcome.ACCOUNT_DISABLED
+    )
+    assert slapd_server.read(user.dn, "pwdAccountLockedTime")["pwdAccountLockedTime"] == [
+        "000001010000Z"
+    ]
+    assert [u.enabled for p in directory.read_all() for u in p.users] == [False]
+
+
+def test_verify_credentials(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.OK
+    assert directory.verify_credentials(user.dn, "Wrong#Pass1").outcome == Outcome.WRONG_PASSWORD
+    assert len(slapd_server.read(user.dn, "pwdFailureTime")["pwdFailureTime"]) == 1
+    empty = directory.verify_credentials(user.dn, "")
+    assert empty.outcome == Outcome.WRONG_PASSWORD
+    assert "before binding" in empty.message
+    assert len(slapd_server.read(user.dn, "pwdFailureTime")["pwdFailureTime"]) == 1
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.OK
+    # a successful bind clears the failure count
+    assert slapd_server.read(user.dn, "pwdFailureTime") == {"pwdFailureTime": []}
+
+
+def test_unknown_dn(directory: OpenLdapDirectory, ou: str) -> None:
+    ghost = f"uid=ghost,{ou}"
+    assert directory.verify_credentials(ghost, INITIAL).outcome == Outcome.USER_NOT_FOUND
+    assert directory.change_password(ghost, INITIAL, "Brand#New44").outcome == (
+        Outcome.USER_NOT_FOUND
+    )
+    assert directory.reset_password(ghost, "Brand#New44", True).outcome == Outcome.USER_NOT_FOUND
+    assert directory.unlock(ghost).outcome == Outcome.USER_NOT_FOUND
+    assert directory.verify_credentials("not a dn", INITIAL).outcome == Outcome.USER_NOT_FOUND
+
+
+def test_directory_unreachable(slapd_server: SlapdServer, user: SlapdUser) -> None:
+    config = replace(config_for(slapd_server), url=f"ldap://127.0.0.1:{free_port()}", timeout=2)
+    directory = OpenLdapDirectory(config)
+    unavailable = Outcome.DIRECTORY_UNAVAILABLE
+    assert directory.verify_credentials(user.dn, INITIAL).outcome == unavailable
+    assert directory.change_password(user.dn, INITIAL, "Brand#New44").outcome == unavailable
+    assert directory.reset_password(user.dn, "Brand#New44", False).outcome == unavailable
+    assert directory.unlock(user.dn).outcome == unavailable
+    with pytest.raises(DirectoryError) as caught:
+        directory.cursor()
+    assert caught.value.outcome == unavailable
+    with pytest.raises(DirectoryError) as caught:
+        list(directory.read_all())
+    assert caught.value.outcome == unavailable
+
+
+def test_an_untrusted_certificate_stops_before_any_password(
+    slapd_server: SlapdServer, user: SlapdUser
+) -> None:
+    directory = OpenLdapDirectory(replace(config_for(slapd_server), ca_file=""))  # system CAs
+    result = directory.verify_credentials(user.dn, INITIAL)
+    assert result.outcome == Outcome.DIRECTORY_UNAVAILABLE
+    assert "certificate" in result.message.lower() or "ssl" in result.message.lower()
+    insecure = OpenLdapDirectory(replace(config_for(slapd_server), ca_file="", insecure_tls=True))
+    assert insecure.verify_credentials(user.dn, INITIAL).ok
+
+
+def test_a_bad_service_password_is_a_directory_error(
+    slapd_server: SlapdServer, user: SlapdUser
+) -> None:
+    directory = OpenLdapDirectory(replace(config_for(slapd_server), bind_password="wrong"))
+    result = directory.reset_password(user.dn, "Brand#New44", False)
+    assert result.outcome == Outcome.DIRECTORY_ERROR
+    assert "service account" in result.message
+
+
+def test_the_service_connection_comes_back_after_a_drop(
+    directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.unlock(user.dn).ok
+    service = directory.link._service
+    assert service is not None
+    service.socket.close()  # as if the server or a firewall had cut it
+    assert directory.reset_password(user.dn, "After#Drop123", False).ok
+    assert directory.verify_credentials(user.dn, "After#Drop123").ok
+
+
+def test_timings(slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser) -> None:
+    """Per-operation times against slapd (printed with -s; loose bounds only)."""
+    resets, binds = [], []
+    for i in range(10):
+        started = time.perf_counter()
+        assert directory.reset_password(user.dn, f"Timing#Pass{i:02d}", False).ok
+        resets.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert directory.verify_credentials(user.dn, f"Timing#Pass{i:02d}").ok
+        binds.append(time.perf_counter() - started)
+    print(
+        f"\nslapd: fixture start {slapd_server.timings['start'] * 1000:.0f} ms; "
+        f"reset median {statistics.median(resets) * 1000:.1f} ms; "
+        f"bind (verify, new StartTLS connection) median {statistics.median(binds) * 1000:.1f} ms"
+    )
+    assert statistics.median(resets) < 1 and statistics.median(binds) < 1
+
+
+# ------------------------------------------------------------------------------ units
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"0\x00", {}),
+        (b"0\x03\x81\x01\x01", {"error": "accountLocked"}),
+        (b"0\x03\x81\x01\x02", {"error": "changeAfterReset"}),
+        (b"0\x05\xa0\x03\x81\x01\x02", {"graceAuthNsRemaining": 2}),
+        (b"0\x06\xa0\x04\x80\x02\x0e\x10", {"timeBeforeExpiration": 3600}),
+        (
+            b"0\x09\xa0\x04\x80\x02\x0e\x10\x81\x01\x00",
+            {"timeBeforeExpiration": 3600, "error": "passwordExpired"},
+        ),
+        (b"", {}),
+        (None, {}),
+    ],
+)
+def test_decode_ppolicy(value: bytes | None, expected: dict[str, object]) -> None:
+    assert decode_ppolicy(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "message", "outcome"),
+    [
+        (19, 6, "Password fails quality checking policy", Outcome.PASSWORD_TOO_SHORT),
+        (19, 5, "Password fails quality checking policy", Outcome.PASSWORD_NOT_COMPLEX),
+        (19, 8, "Password is in history of old passwords", Outcome.PASSWORD_IN_HISTORY),
+        (19, 8, "Password is not being changed from existing value", Outcome.PASSWORD_UNCHANGED),
+        (19, 7, "Password is too young to change", Outcome.PASSWORD_TOO_YOUNG),
+        (19, 9, "Password fails quality checking policy", Outcome.DIRECTORY_ERROR),
+        (50, 2, "Operations are restricted to bind/unbind/abandon/StartTLS/modify password",
+         Outcome.MUST_CHANGE),
+        (50, 3, "user may not change password", Outcome.DIRECTORY_ERROR),
+        (53, None, "unwilling to verify old password", Outcome.WRONG_PASSWORD),
+        (19, None, "Password is in history of old passwords", Outcome.PASSWORD_IN_HISTORY),
+        (32, None, "", Outcome.USER_NOT_FOUND),
+        (51, None, "", Outcome.DIRECTORY_UNAVAILABLE),
+        (52, None, "", Outcome.DIRECTORY_UNAVAILABLE),
+        (50, None, "no write access", Outcome.DIRECTORY_ERROR),
+    ],
+)  # fmt: skip
+def test_outcome_of_slapd_answers(
+    code: int, error: int | None, message: str, outcome: Outcome
+) -> None:
+    result: dict[str, object] = {"result": code, "description": "x", "message": message}
+    if error is not None:
+        value = b"0\x03\x81\x01" + bytes([error])
+        result["controls"] = {"1.3.6.1.4.1.42.2.27.8.5.1": {"value": value}}
+    assert outcome_of(result).outcome == outcome
+
+
+def test_generalized_time() -> None:
+    assert generalized_time("19700101000000Z") == 0
+    assert generalized_time("20240131120000Z") == 1706702400
+    assert generalized_time("20240131120000.5Z") == 1706702400.5
+    assert generalized_time("20240131140000+0200") == 1706702400
+    assert generalized_time("garbage") is None
+    assert generalized_time(None) is None
+
+
+def test_open_directory_by_kind(slapd_server: SlapdServer) -> None:
+    config = config_for(slapd_server)
+    assert isinstance(open_directory(config), OpenLdapDirectory)
+    with pytest.raises(ValueError, match="unknown directory kind"):
+        open_directory(replace(config, kind="novell"))
+    with pytest.raises(ValueError, match="unsupported directory URL"):
+        open_directory(replace(config, url="http://example.test"))
