@@ -170,6 +170,9 @@ ARGON2_PARALLELISM = int(config.env("SSPR_ARGON2_PARALLELISM", "1"))
 
 API_TOKEN_HOURS = 8
 
+# A full sync that would delete more synced objects than this deletes none (0 = no limit).
+SYNC_DELETION_LIMIT = int(config.env("SSPR_SYNC_DELETION_LIMIT", "500"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -157,6 +157,19 @@ class TestFullSync:
         assert members(tenant, "All staff") == {"ann@contoso.com"}
 
 
+    def test_a_full_sync_that_would_delete_too_much_deletes_nothing(
+        self, tenant: Tenant, send: Callable[..., dict[str, Any]], settings: Any
+    ) -> None:
+        """A wrong base DN or filter must not empty the tenant (accidental-delete prevention)."""
+        settings.SYNC_DELETION_LIMIT = 2
+        full_sync(send, "s1")
+        last = send("s2", final=True, cursor="usn:300")  # saw nothing: 5 objects unseen
+        assert counts(last)[2] == 0
+        assert [e["code"] for e in last["errors"]] == ["deletion_threshold"]
+        assert "would delete 5 objects" in last["errors"][0]["message"]
+        assert User.objects.filter(tenant=tenant, source="synced").count() == 3
+
+
 class TestDeltaSync:
     def test_updates_adds_and_deletes(
         self, tenant: Tenant, send: Callable[..., dict[str, Any]]

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 from nacl.public import PublicKey, SealedBox
 
@@ -35,8 +34,10 @@ from sspr_protocol.messages import CommandKind, Result, Target
 log = logging.getLogger(__name__)
 
 LIVE_SECONDS = 90  # an agent heard from (heartbeat) this recently is live
-DEAD_SECONDS = 30  # an agent silent this long has its unstarted claims taken back...
-STALE_CLAIM_SECONDS = 10  # ...once they are this old
+# A claim not started this long after it was made goes back to the queue, whoever made it:
+# `start` is conditional on the claim, so the slow claimant can no longer act on it. (An agent
+# that restarted under the same id, or died mid-poll, would otherwise strand its claims.)
+STALE_CLAIM_SECONDS = 2
 GRACE_SECONDS = 2.0  # the waiting request waits this long after a command's expiry
 ORPHAN_SECONDS = 60  # past expiry, a command nobody waits for any more is swept up
 POLL_SECONDS = 0.05
@@ -233,24 +234,17 @@ def _message(command: Command, agent: Agent) -> messages.Command:
 
 
 def sweep(tenant_id: int) -> None:
-    """Take back unstarted claims of silent agents; end commands nobody waits for any more.
+    """Take back claims not started in time; end commands nobody waits for any more.
 
     Reads first and writes only when there is something to change: agents call this with every
     poll, and on SQLite every write takes the database's one write lock.
     """
     now = timezone.now()
-    silent = now - timedelta(seconds=DEAD_SECONDS)
     abandoned = list(
         Command.objects.filter(
             tenant_id=tenant_id,
             state=Command.State.CLAIMED,
             claimed_at__lt=now - timedelta(seconds=STALE_CLAIM_SECONDS),
-        )
-        .filter(
-            Q(claimed_by__isnull=True)
-            | Q(claimed_by__revoked_at__isnull=False)
-            | Q(claimed_by__last_heartbeat_at__isnull=True)
-            | Q(claimed_by__last_heartbeat_at__lt=silent)
         )
         .values_list("pk", "claimed_by_id")
     )
@@ -259,7 +253,7 @@ def sweep(tenant_id: int) -> None:
         if Command.objects.filter(
             pk=pk, state=Command.State.CLAIMED, claimed_by_id=agent_id
         ).update(state=Command.State.QUEUED, claimed_by=None, claimed_at=None):
-            log.warning("agent_command_requeued command=%s from_agent=%s", pk, agent_id)
+            log.info("agent_command_requeued command=%s from_agent=%s", pk, agent_id)
     # Normally the waiting request ends its command; these were left by one that died.
     orphaned = now - timedelta(seconds=ORPHAN_SECONDS)
     for pk, state in Command.objects.filter(

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -366,15 +367,34 @@ class _Batch:
             )
 
     def delete_unseen(self) -> None:
+        """Delete what the full sync did not see, unless that is suspiciously much.
+
+        Like Entra Connect's accidental-delete prevention: a scope or filter typed wrong must
+        not empty the tenant. Above the limit nothing is deleted and the sync reports why.
+        """
         sync_id = self.batch.sync_id
-        self.delete(
-            User.objects.filter(tenant=self.tenant, source=Source.SYNCED).exclude(
-                sync_state__last_seen_sync=sync_id
-            ),
-            Group.objects.filter(tenant=self.tenant, source=Source.SYNCED).exclude(
-                sync_state__last_seen_sync=sync_id
-            ),
+        users = User.objects.filter(tenant=self.tenant, source=Source.SYNCED).exclude(
+            sync_state__last_seen_sync=sync_id
         )
+        groups = Group.objects.filter(tenant=self.tenant, source=Source.SYNCED).exclude(
+            sync_state__last_seen_sync=sync_id
+        )
+        gone = users.count() + groups.count()
+        limit = settings.SYNC_DELETION_LIMIT
+        if limit and gone > limit:
+            self.report.error(
+                "",
+                "",
+                "deletion_threshold",
+                f"This full sync would delete {gone} objects, more than the limit of {limit}; "
+                "nothing was deleted. Check the agent's base DN and filter, or raise "
+                "SSPR_SYNC_DELETION_LIMIT for one sync if the deletions are intended.",
+            )
+            log.warning(
+                "sync_deletions_held tenant=%s count=%d limit=%d", self.tenant.slug, gone, limit
+            )
+            return
+        self.delete(users, groups)
 
     def resolve_members(self, pending: bool) -> None:
         """Set the members of the groups this batch touched (and, with `pending`, of every
