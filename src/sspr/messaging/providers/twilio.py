@@ -12,34 +12,17 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from email.message import Message
-from typing import IO, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
 from django.conf import settings
 
 from sspr.messaging.providers.base import DeliveryFailed, PhoneProvider
+from sspr.outbound import opener, secure_base
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError for the 3xx
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def twiml(text: str) -> str:
@@ -76,8 +59,7 @@ class TwilioProvider(PhoneProvider):
         if missing:
             log.error("phone_provider_misconfigured provider=twilio missing=%s", ",".join(missing))
             raise DeliveryFailed
-        parts = urllib.parse.urlsplit(base)
-        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+        if not secure_base(base):
             log.error("phone_provider_misconfigured provider=twilio reason=base_url_not_https")
             raise DeliveryFailed
 
@@ -100,7 +82,7 @@ class TwilioProvider(PhoneProvider):
 
 def _send(kind: str, request: urllib.request.Request) -> dict[str, Any]:
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             status = response.status
             raw = response.read(64 * 1024)
     except urllib.error.HTTPError as error:

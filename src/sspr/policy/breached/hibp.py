@@ -25,13 +25,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from email.message import Message
-from typing import IO
 
 from django.conf import settings
 from django.core.cache import cache
 
 from sspr import __version__
+from sspr.outbound import opener, secure_base
 from sspr.policy.breached.filter import password_sha1
 
 log = logging.getLogger(__name__)
@@ -41,28 +40,11 @@ CACHE_PREFIX = "sspr:hibp:range:"
 USER_AGENT = f"opensspr/{__version__} (breached-password check)"
 # A padded answer is 800 to 1,000 lines of 40 bytes or so; anything far larger is not the API.
 MAX_ANSWER_BYTES = 1024 * 1024
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _LINE = re.compile(r"([0-9A-F]{35}):([0-9]+)")
 
 
 class BreachLookupUnavailable(Exception):
     """The range API could not answer: network error, timeout, or an unexpected answer."""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError for the 3xx
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def is_pwned(password: str) -> bool:
@@ -88,8 +70,7 @@ def breached_suffixes(prefix: str) -> frozenset[str]:
 def _fetch(prefix: str) -> frozenset[str]:
     base = str(settings.HIBP_BASE_URL).rstrip("/")
     timeout = float(settings.HIBP_TIMEOUT)
-    parts = urllib.parse.urlsplit(base)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+    if not secure_base(base):
         log.error("breach_lookup_misconfigured reason=base_url_not_https")
         raise BreachLookupUnavailable
     request = urllib.request.Request(  # noqa: S310 -- scheme checked above
@@ -99,7 +80,7 @@ def _fetch(prefix: str) -> frozenset[str]:
     )
     started = time.monotonic()
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             status = response.status
             raw = _read_until(response, started + timeout)
     except urllib.error.HTTPError as error:
