@@ -26,7 +26,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.public import PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from sspr_agent import cli
+from sspr_agent import cli, runtime
 from sspr_agent.channel import Channel
 from sspr_agent.config import AgentConfig, StateStore
 from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
@@ -390,7 +390,7 @@ def state(config: AgentConfig) -> StateStore:
 
 @pytest.fixture
 def executor(config: AgentConfig, directory: FakeDirectory, state: StateStore) -> Executor:
-    agent = cli.Agent(
+    agent = runtime.Agent(
         config,
         state=state,
         channel=make_channel(config),
@@ -626,7 +626,7 @@ class TestWriteback:
         """Journalled as started but never finished (the agent died mid-write), then a restart:
         the outcome is unknown, and there is no second write."""
         StateStore(config.state_path).journal_start("idem-crash", "old-id", "reset_password")
-        fresh = cli.Agent(
+        fresh = runtime.Agent(
             config,
             state=StateStore(config.state_path),
             channel=make_channel(config),
@@ -722,7 +722,7 @@ class TestSync:
         directory: FakeDirectory,
         config: AgentConfig,
     ) -> None:
-        agent = cli.Agent(
+        agent = runtime.Agent(
             config,
             state=StateStore(config.state_path),
             channel=make_channel(config),

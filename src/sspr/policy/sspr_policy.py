@@ -4,20 +4,17 @@ would do to the organisation's users, and applying it all at once (or not at all
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from sspr.audit.events import Activity, record
-from sspr.directory.groups import effective_members
-from sspr.directory.models import Group, RoleAssignment, Tenant, User
+from sspr.directory.models import Group, Tenant, User
 from sspr.errors import InvalidValue
-from sspr.flows.eligibility import assess, in_scope
-from sspr.methods.models import RegisteredMethod
 from sspr.methods.question_list import PREDEFINED_QUESTIONS
+from sspr.policy.impact import impact_of
 from sspr.policy.models import SsprPolicy
 from sspr.policy.values import boolean as _bool
 from sspr.policy.values import choice as _choice
@@ -27,8 +24,6 @@ from sspr.policy.values import listing as _list
 METHODS = ("email", "sms", "voice", "office_phone", "totp", "questions", "passkey")
 MAX_CUSTOM_QUESTIONS = 20
 MAX_QUESTION_LENGTH = 200
-# How many of the users who would lose self-service reset the impact names.
-IMPACT_EXAMPLES = 5
 
 
 def get_policy(tenant: Tenant) -> SsprPolicy:
@@ -245,105 +240,6 @@ def _check(tenant: Tenant, policy: SsprPolicy, changes: Mapping[str, Any]) -> _C
     return _Change(before, after, parsed, groups, groups_before)
 
 
-# --- Impact: who could reset before the change, and who could after -------------------------
-
-
-@dataclass(frozen=True)
-class _Census:
-    in_scope: int
-    able: frozenset[int]
-
-
-@dataclass(frozen=True)
-class _Directory:
-    """What eligibility reads of each user, loaded in three queries for the whole tenant."""
-
-    tenant: Tenant
-    users: list[User]
-    roles: dict[int, tuple[str, ...]]
-    methods: dict[int, frozenset[str]]
-
-    @classmethod
-    def load(cls, tenant: Tenant) -> _Directory:
-        users = list(
-            User.objects.filter(tenant=tenant)
-            .only("pk", "tenant_id", "upn", "source", "enabled")
-            .order_by("upn")
-        )
-        roles: dict[int, list[str]] = defaultdict(list)
-        for user_id, role in RoleAssignment.objects.filter(user__tenant=tenant).values_list(
-            "user_id", "role"
-        ):
-            roles[user_id].append(role)
-        methods: dict[int, set[str]] = defaultdict(set)
-        for user_id, method in RegisteredMethod.objects.filter(
-            user__tenant=tenant, state=RegisteredMethod.State.ACTIVE
-        ).values_list("user_id", "method"):
-            methods[user_id].add(method)
-        return cls(
-            tenant,
-            users,
-            {k: tuple(sorted(v)) for k, v in roles.items()},
-            {k: frozenset(v) for k, v in methods.items()},
-        )
-
-
-def _scope(policy: SsprPolicy, groups: Iterable[Group]) -> set[int]:
-    if policy.enabled_for != SsprPolicy.Scope.SELECTED:
-        return set()
-    return effective_members(groups)
-
-
-def _census(directory: _Directory, policy: SsprPolicy, groups: Iterable[Group]) -> _Census:
-    """Who is in scope and who could reset under `policy`.
-
-    The answer for each user is `eligibility.assess` itself. Users alike in everything assess
-    reads of them (source, enabled, roles, scope, active methods) share one answer, so assess runs
-    once per kind of user rather than once per user (each run queries the user's methods).
-    """
-    scoped_ids = _scope(policy, groups)
-    answers: dict[Hashable, bool] = {}
-    in_scope_count = 0
-    able = set()
-    for user in directory.users:
-        roles = directory.roles.get(user.pk, ())
-        scoped = in_scope(user, policy, scoped_ids)
-        in_scope_count += scoped
-        kind = (
-            user.source,
-            user.enabled,
-            roles,
-            scoped,
-            directory.methods.get(user.pk, frozenset()),
-        )
-        if kind not in answers:
-            user.tenant = directory.tenant  # what assess reads of the tenant, without a query
-            answers[kind] = assess(user, policy, scoped_ids=scoped_ids, roles=list(roles)).eligible
-        if answers[kind]:
-            able.add(user.pk)
-    return _Census(in_scope_count, frozenset(able))
-
-
-def _impact(tenant: Tenant, policy: SsprPolicy, change: _Change) -> dict[str, Any]:
-    directory = _Directory.load(tenant)
-    before = _census(directory, policy, change.groups_before)
-    # An unsaved copy holding the new settings; the new groups are passed alongside.
-    candidate = SsprPolicy(
-        tenant=tenant, **{k: v for k, v in change.after.items() if k != "enabled_groups"}
-    )
-    groups = change.groups if change.groups is not None else change.groups_before
-    after = _census(directory, candidate, groups)
-    losing = before.able - after.able
-    return {
-        "users_in_scope_before": before.in_scope,
-        "users_in_scope_after": after.in_scope,
-        "users_able_before": len(before.able),
-        "users_able_after": len(after.able),
-        "users_losing_reset": len(losing),
-        "examples": [u.upn for u in directory.users if u.pk in losing][:IMPACT_EXAMPLES],
-    }
-
-
 def preview_impact(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
     """What `changes` would do, checked exactly as update_policy checks them; nothing is saved.
 
@@ -351,7 +247,8 @@ def preview_impact(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]
     lose self-service reset, and up to five of them by user name.
     """
     policy = get_policy(tenant)
-    return _impact(tenant, policy, _check(tenant, policy, changes))
+    change = _check(tenant, policy, changes)
+    return impact_of(tenant, policy, change.after, change.groups_before, change.groups)
 
 
 @dataclass(frozen=True)
@@ -368,7 +265,7 @@ def update_policy_with_impact(
     """Apply `changes` all together or not at all; the audit event holds old and new values."""
     policy = SsprPolicy.objects.select_for_update().get(pk=get_policy(tenant).pk)
     change = _check(tenant, policy, changes)
-    impact = _impact(tenant, policy, change)
+    impact = impact_of(tenant, policy, change.after, change.groups_before, change.groups)
     for key, value in change.parsed.items():
         setattr(policy, key, value)
     policy.save()

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from sspr.directory.models import Credential
 from sspr.directory.roles import Role
 from sspr.errors import DomainError
-from sspr.hybrid import enrollment, status, sync
+from sspr.hybrid import enrollment, status, sync_state
 from sspr.hybrid.models import Agent
 from sspr.web.admin_pages import admin_page
 
@@ -83,7 +83,7 @@ def agents_page(request: HttpRequest, credential: Credential) -> HttpResponse:
                 return redirect(reverse("admin-agents", args=[tenant.slug]))
         elif action in ("sync-full", "sync-delta"):
             try:
-                sync.request_sync(tenant, action.removeprefix("sync-"), user)
+                sync_state.request_sync(tenant, action.removeprefix("sync-"), user)
             except DomainError as refused:
                 context["error"], status_code = refused.message, 400
             else:
@@ -94,7 +94,7 @@ def agents_page(request: HttpRequest, credential: Credential) -> HttpResponse:
         else:
             context["error"], status_code = "Unknown action.", 400
     line = status.status(tenant)
-    stats = sync.stats(tenant)
+    stats = sync_state.stats(tenant)
     context.update(
         status=line,
         agents=[

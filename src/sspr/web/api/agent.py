@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from sspr.errors import DomainError, Forbidden, InvalidValue
 from sspr.hybrid import commands, enrollment, status, sync
+from sspr.hybrid import sync_state as sync_progress  # a handler below is called sync_state
 from sspr.hybrid.models import Agent
 from sspr.hybrid.signing import AgentUnauthenticated, service_public_key, verify_request
 from sspr.web.api.schemas import Error, Text
@@ -206,7 +207,7 @@ class HeartbeatOut(Schema):
 def heartbeat(request: HttpRequest, body: HeartbeatIn) -> dict[str, str]:
     agent = agent_of(request)
     status.record_heartbeat(agent, _message(Heartbeat.load, body.dict()))
-    return {"sync": sync.requested(agent.tenant)}
+    return {"sync": sync_progress.requested(agent.tenant)}
 
 
 class SyncStateOut(Schema):
@@ -217,7 +218,7 @@ class SyncStateOut(Schema):
 
 @router.get("/agent/sync/state", response={200: SyncStateOut, 401: Error})
 def sync_state(request: HttpRequest) -> dict[str, str]:
-    return sync.sync_state(agent_of(request).tenant)
+    return sync_progress.sync_state(agent_of(request).tenant)
 
 
 class SyncBatchIn(Schema):

@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from sspr.directory.models import Tenant, User
 from sspr.directory.roles import Role
 from sspr.errors import Forbidden, NotFound
-from sspr.hybrid import enrollment, status, sync
+from sspr.hybrid import enrollment, status, sync_state
 from sspr.hybrid.models import Agent
 from sspr.web.api.auth import bearer
 from sspr.web.api.schemas import Error, Text
@@ -71,7 +71,7 @@ def list_agents(request: HttpRequest, tenant: Text) -> dict[str, Any]:
         "status": line.message,
         "since": line.since,
         "agents": [asdict(a) for a in status.agents(scope)],
-        "sync": sync.stats(scope),
+        "sync": sync_state.stats(scope),
     }
 
 
@@ -129,5 +129,5 @@ class SyncRequestOut(Schema):
 def request_sync(request: HttpRequest, tenant: Text, body: SyncRequestIn) -> Status[Any]:
     """Ask the agents for a full or delta sync; they learn of it at their next heartbeat."""
     scope, actor = _global_admin(request, tenant)
-    sync.request_sync(scope, body.mode, actor)
-    return Status(202, {"requested": sync.requested(scope)})
+    sync_state.request_sync(scope, body.mode, actor)
+    return Status(202, {"requested": sync_state.requested(scope)})
