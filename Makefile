@@ -6,10 +6,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit postgres e2e clean
+.PHONY: run run-hybrid test lint typecheck unit postgres e2e clean
 
 run: $(INSTALLED)
 	$(BIN)/sspr demo --host 127.0.0.1 --port 8000
+
+# The demo with a local OpenLDAP (tenant fabrikam) and an enrolled sspr-agent; needs slapd.
+run-hybrid: $(INSTALLED)
+	$(BIN)/sspr demo --hybrid --host 127.0.0.1 --port 8000
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

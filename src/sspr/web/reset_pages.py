@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from sspr.directory.models import Tenant
 from sspr.errors import DomainError
-from sspr.flows import reset
+from sspr.flows import reset, writeback
 from sspr.flows.models import ResetFlow
 from sspr.methods.registry import METHOD_CLASSES
 from sspr.policy.passwords import PasswordRejected, rules_for
@@ -132,7 +132,20 @@ def new_password_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     )
     violations: list[Any] = []
     error = ""
-    if request.method == "POST" and form.is_valid():
+    unlockable = (
+        flow.user is not None
+        and writeback.is_synced(flow.user)
+        and get_policy(tenant).unlock_enabled
+    )
+    if request.method == "POST" and request.POST.get("action") == "unlock" and unlockable:
+        try:
+            reset.complete(flow.id, None, "unlock")
+        except DomainError as failure:
+            error = failure.message
+        else:
+            request.session.flush()
+            return render(request, "sspr/reset/done.html", _context(tenant, unlocked=True))
+    elif request.method == "POST" and form.is_valid():
         try:
             reset.complete(flow.id, form.cleaned_data["new_password"])
         except PasswordRejected as rejected:
@@ -151,6 +164,7 @@ def new_password_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             violations=violations,
             error=error,
             rules_help=[rule.describe() for rule in rules_for(tenant)],
+            unlockable=unlockable,
         ),
         status=400 if error or form.errors else 200,
     )

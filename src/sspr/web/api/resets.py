@@ -95,9 +95,13 @@ def verify(request: HttpRequest, flow_id: Text, body: VerificationIn) -> dict[st
     response={200: Completed, 422: PasswordError, **{k: v for k, v in ERRORS.items() if k != 422}},
 )
 def complete(request: HttpRequest, flow_id: Text, body: CompletionIn) -> dict[str, Any]:
-    """Choose the new password. Every session of the account ends; nobody is signed in."""
+    """Choose the new password (every session of the account ends; nobody is signed in), or,
+    for an account of the on-premises directory when the policy allows it, `{"action":
+    "unlock"}` to unlock it and keep the password."""
     flow = reset.complete(flow_id, body.new_password, body.action)
-    return {
-        "state": flow.state,
-        "message": "Your password was reset. Sign in with your new password.",
-    }
+    message = (
+        "Your account is unlocked. Sign in with your current password."
+        if body.action == "unlock"
+        else "Your password was reset. Sign in with your new password."
+    )
+    return {"state": flow.state, "message": message}

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -18,6 +20,13 @@ class Command(SsprCommand):
         parser.add_argument("--limit", type=int, default=50)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._print(options)
+        except BrokenPipeError:
+            # `sspr outbox --json | head -1`: the reader has what it wanted.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- silences the exit-time flush
+
+    def _print(self, options: dict[str, Any]) -> None:
         messages = OutboxMessage.objects.all()
         if options["to"]:
             messages = messages.filter(to=options["to"].strip().lower())
