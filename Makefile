@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
+# The PostgreSQL pass: the tests that use the service's database (the agent's and the served
+# hybrid tests run their own processes on SQLite).
+DATABASE_TESTS := tests/unit tests/integration
+
 .PHONY: run run-hybrid test lint typecheck unit postgres e2e clean
 
 run: $(INSTALLED)
@@ -29,7 +33,7 @@ test: $(TEST_INSTALLED)
 	scripts/ensure-system-packages
 	$(MAKE) lint typecheck
 	$(BIN)/pytest -q
-	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
+	scripts/with-postgres $(BIN)/pytest -q -m "not e2e" $(DATABASE_TESTS)
 
 lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check src tests scripts
@@ -41,7 +45,7 @@ unit: $(TEST_INSTALLED)
 	$(BIN)/pytest -q -m "not e2e"
 
 postgres: $(TEST_INSTALLED)
-	scripts/with-postgres $(BIN)/pytest -q -m "not e2e"
+	scripts/with-postgres $(BIN)/pytest -q -m "not e2e" $(DATABASE_TESTS)
 
 e2e: $(TEST_INSTALLED)
 	$(BIN)/pytest -q -m e2e

@@ -30,7 +30,7 @@ from sspr_protocol.messages import Heartbeat
 log = logging.getLogger("sspr_agent")
 
 CAPABILITIES = ["sync", "writeback", "unlock", "passthrough"]
-HEARTBEAT_INTERVAL = 30.0
+HEARTBEAT_INTERVAL = 15.0
 POLL_WAIT = 25
 
 

@@ -86,6 +86,17 @@ def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn
     return SignedIn(user, token, credential)
 
 
+class DirectoryUnavailable(DomainError):
+    status = 503
+    code = "directory_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your organisation's directory could not be reached to check your password. Try "
+            "again in a moment, or contact your helpdesk."
+        )
+
+
 class LockedOnPremises(DomainError):
     status = 423
     code = "account_locked_on_premises"
@@ -127,6 +138,16 @@ def _pass_through(
         with transaction.atomic():
             failure(tenant, Activity.SIGN_IN, "Account disabled on-premises", target=user)
         raise AccountDisabled()
+    if outcome in (Outcome.DIRECTORY_UNAVAILABLE, Outcome.DIRECTORY_ERROR, Outcome.EXPIRED):
+        lockout.succeeded(attempt)  # the directory's trouble, not a wrong password
+        with transaction.atomic():
+            failure(
+                tenant,
+                Activity.SIGN_IN,
+                f"Directory could not check the password ({outcome})",
+                target=user,
+            )
+        raise DirectoryUnavailable()
     if outcome not in (Outcome.OK, Outcome.MUST_CHANGE):
         _wrong(tenant, key, attempt)
     return outcome == Outcome.MUST_CHANGE

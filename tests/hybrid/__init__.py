@@ -1,0 +1,1 @@
+"""Hybrid end to end: a served opensspr, a real `sspr-agent` and a real directory."""
