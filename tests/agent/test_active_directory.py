@@ -13,6 +13,7 @@ from ldap3 import BASE, MODIFY_REPLACE
 
 from sspr_agent.directory import DirectoryError, open_directory
 from sspr_agent.directory.active_directory import (
+    POLICY_HINTS_OID,
     ActiveDirectory,
     bind_data_code,
     filetime_to_unix,
@@ -33,6 +34,12 @@ WINDOWS_052D = "0000052D: SvcErr: DSID-031A1248, problem 5003 (WILL_NOT_PERFORM)
 def ou(samba_dc: SambaDC, unique: Callable[[str], str]) -> str:
     """An OU of the test's own: a full read sees only what the test made."""
     return samba_dc.ensure_ou(unique("T"))
+
+
+def config_for_url(url: str) -> DirectoryConfig:
+    return DirectoryConfig(
+        kind="ad", url=url, bind_dn="CN=svc", bind_password="unused", base_dn="DC=y"
+    )
 
 
 def config_for(dc: SambaDC, base_dn: str | None = None) -> DirectoryConfig:
@@ -251,6 +258,51 @@ def test_admin_reset_checks_length_and_complexity_not_history(
     assert directory.reset_password(user.dn, INITIAL, False).ok
 
 
+def test_a_self_service_reset_asks_for_the_policy(
+    samba_dc: SambaDC, directory: ActiveDirectory, user: SambaUser
+) -> None:
+    # Length and complexity apply to any reset...
+    assert directory.reset_password(user.dn, "Ab1!", False, enforce_policy=True).outcome == (
+        Outcome.PASSWORD_TOO_SHORT
+    )
+    assert directory.reset_password(user.dn, "alllowercase", False, True).outcome == (
+        Outcome.PASSWORD_NOT_COMPLEX
+    )
+    assert samba_dc.can_bind(user.upn, INITIAL)
+    # ...and the history too on a Windows DC, with the policy hints control. Samba 4.17 does not
+    # know the control and passes over it (it is not critical): the reset goes through, and the
+    # history applies only to the user's own change.
+    assert directory.change_password(user.dn, INITIAL, "Second#Pass2").ok
+    assert directory.reset_password(user.dn, INITIAL, False, enforce_policy=True).ok
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+
+
+class RecordingConnection:
+    """Stands in for the service connection: keeps what a modify asked for."""
+
+    def __init__(self) -> None:
+        self.controls: list[object] = []
+        self.result: dict[str, object] = {}
+
+    def modify(self, dn: str, changes: dict[str, object], controls: object = None) -> bool:
+        self.controls.append(controls)
+        self.result = {"result": 0, "description": "success", "message": ""}
+        return True
+
+
+def test_the_policy_hints_go_with_a_self_service_reset_only() -> None:
+    directory = ActiveDirectory(config_for_url("ldaps://127.0.0.1:636"))
+    conn = RecordingConnection()
+    directory.link.with_service = lambda operation, **_: operation(conn)  # type: ignore[method-assign]
+    assert directory.reset_password("CN=x,DC=y", "Fresh#Reset22", False, enforce_policy=True).ok
+    assert directory.reset_password("CN=x,DC=y", "Fresh#Reset22", True).ok
+    hints, admin = conn.controls
+    # LDAP_SERVER_POLICY_HINTS, not critical, Flags 1 (BER SEQUENCE { INTEGER 1 })
+    assert hints == [(POLICY_HINTS_OID, False, b"\x30\x03\x02\x01\x01")]
+    assert POLICY_HINTS_OID == "1.2.840.113556.1.4.2239"
+    assert admin is None
+
+
 def test_the_users_own_change_obeys_history(directory: ActiveDirectory, user: SambaUser) -> None:
     assert directory.change_password(user.dn, INITIAL, "Second#Pass2").ok
     reuse = directory.change_password(user.dn, "Second#Pass2", INITIAL)
@@ -287,10 +339,16 @@ def test_minimum_age(samba_dc: SambaDC, directory: ActiveDirectory, user: SambaU
     assert directory.change_password(user.dn, "Reset#Young1", "Changed#Young2").ok
 
 
-def guess(directory: ActiveDirectory, dn: str, password: str, change: bool = True) -> Outcome:
+def guess(
+    directory: ActiveDirectory,
+    dn: str,
+    password: str,
+    change: bool = True,
+    history: bool | None = None,
+) -> Outcome:
     answer = {"result": 19, "description": "constraintViolation", "message": WINDOWS_052D}
     return directory.link.with_service(
-        lambda conn: directory._outcome(conn, answer, dn, password, change=change)
+        lambda conn: directory._outcome(conn, answer, dn, password, change=change, history=history)
     ).outcome
 
 
@@ -303,6 +361,10 @@ def test_windows_style_refusals_are_explained_from_the_policy(
     assert guess(directory, user.dn, f"X1#{user.sam_account_name}") == Outcome.PASSWORD_NOT_COMPLEX
     assert guess(directory, user.dn, "Good#Enough42") == Outcome.PASSWORD_IN_HISTORY
     assert guess(directory, user.dn, "Good#Enough42", change=False) == Outcome.PASSWORD_NOT_COMPLEX
+    # a self-service reset (policy hints): the history was checked too
+    assert guess(directory, user.dn, "Good#Enough42", change=False, history=True) == (
+        Outcome.PASSWORD_IN_HISTORY
+    )
 
 
 def test_wrong_old_password_counts_as_a_bad_attempt(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +16,16 @@ from sspr_agent.directory import DirectoryError, open_directory
 from sspr_agent.directory.base import DirectoryConfig
 from sspr_agent.directory.openldap import (
     OpenLdapDirectory,
+    PasswordPolicy,
     decode_ppolicy,
     generalized_time,
+    history_values,
     outcome_of,
+    password_matches,
+    policy_refusal,
 )
 from sspr_protocol.messages import Outcome
-from tests.directories.slapd import SlapdServer, SlapdUser, free_port
+from tests.directories.slapd import SlapdServer, SlapdUser, free_port, ssha
 
 INITIAL = "Initial#Pass1"
 
@@ -317,6 +324,125 @@ def test_disabled_account(
     assert [u.enabled for p in directory.read_all() for u in p.users] == [False]
 
 
+# A self-service reset (enforce_policy) obeys the user's ppolicy; an administrator's does not.
+def password_state(server: SlapdServer, dn: str) -> dict[str, list[object]]:
+    """What any password write changes (userPassword is salted: a new hash every time)."""
+    return server.read(dn, "userPassword", "pwdHistory", "pwdChangedTime", "pwdReset")
+
+
+def test_a_self_service_reset_obeys_the_default_policy(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    # The default policy (cn=default, found by the agent): quality 2, minimum 8, history 3.
+    before = password_state(slapd_server, user.dn)
+    short = directory.reset_password(user.dn, "Sh0rt#", False, enforce_policy=True)
+    assert short.outcome == Outcome.PASSWORD_TOO_SHORT
+    assert slapd_server.default_policy_dn in short.message
+    unchanged = directory.reset_password(user.dn, INITIAL, False, enforce_policy=True)
+    assert unchanged.outcome == Outcome.PASSWORD_UNCHANGED
+    assert password_state(slapd_server, user.dn) == before  # nothing written
+    assert directory.verify_credentials(user.dn, INITIAL).ok
+
+    assert directory.reset_password(user.dn, "Second#Pass2", False, enforce_policy=True).ok
+    assert directory.verify_credentials(user.dn, "Second#Pass2").ok  # no pwdReset left
+    # ppolicy recorded the replaced password, as for any write
+    assert len(slapd_server.read(user.dn, "pwdHistory")["pwdHistory"]) == 1
+    assert directory.reset_password(user.dn, "Third#Pass3", False, enforce_policy=True).ok
+
+    written = password_state(slapd_server, user.dn)
+    for old in (INITIAL, "Second#Pass2"):
+        reuse = directory.reset_password(user.dn, old, False, enforce_policy=True)
+        assert reuse.outcome == Outcome.PASSWORD_IN_HISTORY, reuse
+        assert "history" in reuse.message
+    assert password_state(slapd_server, user.dn) == written  # nothing written
+    assert directory.verify_credentials(user.dn, "Third#Pass3").ok
+
+
+def test_an_administrators_reset_is_exempt(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
+) -> None:
+    assert directory.change_password(user.dn, INITIAL, "Second#Pass2").ok
+    # without enforce_policy: the password administrator's reset, as ppolicy allows it
+    assert directory.reset_password(user.dn, INITIAL, must_change=True).ok  # in the history
+    assert directory.reset_password(user.dn, "Sh0rt#", must_change=True).ok  # too short
+    assert directory.reset_password(user.dn, "Sh0rt#", must_change=False).ok  # the same
+    assert directory.verify_credentials(user.dn, "Sh0rt#").ok
+
+
+def test_a_self_service_reset_obeys_the_users_own_policy(
+    slapd_server: SlapdServer,
+    directory: OpenLdapDirectory,
+    ou: str,
+    unique: Callable[[str], str],
+) -> None:
+    strict = slapd_server.add_policy(unique("strict"), pwdMinLength="14")
+    lax = slapd_server.add_policy(unique("lax"), pwdInHistory="0", pwdCheckQuality="0")
+    alice = slapd_server.add_user(unique("a"), password=INITIAL, container_dn=ou, policy_dn=strict)
+    bob = slapd_server.add_user(unique("b"), password=INITIAL, container_dn=ou, policy_dn=lax)
+
+    refused = directory.reset_password(alice.dn, "Thirteen#Ch13", False, enforce_policy=True)
+    assert refused.outcome == Outcome.PASSWORD_TOO_SHORT  # the default's 8 would allow it
+    assert strict in refused.message
+    assert directory.verify_credentials(alice.dn, INITIAL).ok
+    assert directory.reset_password(alice.dn, "Fourteen#Chars", False, enforce_policy=True).ok
+    # no quality check and no history in bob's policy: as slapd would, the agent lets these by
+    assert directory.reset_password(bob.dn, "Sh0rt#", False, enforce_policy=True).ok
+    assert directory.reset_password(bob.dn, "Sh0rt#", False, enforce_policy=True).ok
+    assert directory.verify_credentials(bob.dn, "Sh0rt#").ok
+
+
+def test_a_policy_that_cannot_be_read_stops_a_self_service_reset(
+    slapd_server: SlapdServer, directory: OpenLdapDirectory, ou: str, unique: Callable[[str], str]
+) -> None:
+    missing = f"cn={unique('missing')},{slapd_server.policies_dn}"
+    user = slapd_server.add_user(unique("m"), password=INITIAL, container_dn=ou, policy_dn=missing)
+    before = password_state(slapd_server, user.dn)
+    result = directory.reset_password(user.dn, "Brand#New44", False, enforce_policy=True)
+    assert result.outcome == Outcome.DIRECTORY_ERROR
+    assert missing in result.message
+    assert password_state(slapd_server, user.dn) == before
+    assert directory.reset_password(user.dn, "Brand#New44", False).ok  # the admin's still works
+
+
+def test_the_default_policy_when_it_cannot_be_recognised(tmp_path: Path) -> None:
+    server = SlapdServer(tmp_path / "slapd").start()
+    try:
+        other = server.add_policy("other", pwdMinLength="16")
+        server.delete(server.default_policy_dn)  # left: cn=service and cn=other
+        user = server.add_user("nopolicy", password=INITIAL)
+        config = config_for(server)
+        directory = OpenLdapDirectory(config)
+        try:
+            result = directory.reset_password(user.dn, "Brand#New44", False, enforce_policy=True)
+            assert result.outcome == Outcome.DIRECTORY_ERROR
+            assert "default_policy_dn" in result.message
+            assert server.can_bind(user.dn, INITIAL)
+        finally:
+            directory.close()
+
+        # told which one it is (the overlay's ppolicy_default)
+        directory = OpenLdapDirectory(replace(config, default_policy_dn=other))
+        try:
+            result = directory.reset_password(
+                user.dn, "Fifteen#Chars15", False, enforce_policy=True
+            )
+            assert result.outcome == Outcome.PASSWORD_TOO_SHORT
+            assert other in result.message
+        finally:
+            directory.close()
+
+        # no pwdPolicy at all: no policy applies, as in slapd
+        server.delete(other)
+        server.delete(f"cn=service,{server.policies_dn}")
+        directory = OpenLdapDirectory(config)
+        try:
+            assert directory.reset_password(user.dn, "Sh0rt#", False, enforce_policy=True).ok
+        finally:
+            directory.close()
+    finally:
+        server.destroy()
+
+
 def test_verify_credentials(
     slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
 ) -> None:
@@ -457,6 +583,118 @@ def test_outcome_of_slapd_answers(
         value = b"0\x03\x81\x01" + bytes([error])
         result["controls"] = {"1.3.6.1.4.1.42.2.27.8.5.1": {"value": value}}
     assert outcome_of(result).outcome == outcome
+
+
+SECRET = "Secret#Pass1"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        SECRET,
+        "{CLEARTEXT}" + SECRET,
+        ssha(SECRET),
+        "{SHA}AR8AeNuA8iJ9eieXJpdJZklOUFc=",
+        "{SMD5}NsBURZEoX2BVxe1fRGVpT9XRFxw=",
+        "{MD5}oNzbYpCL+UAC6zF/f1Jmcg==",
+        "{SSHA256}5LeDBcXX1ICoULffhOht+L8b9vvjFV2I6xGb0Eyunptlsctk0rmOYA==",
+        "{SHA256}5Q9LtGiWDKZn4Jhniz55gL0RSqTlJtMuIG5tI1Jwi8s=",
+        "{SSHA384}Pa4ts8MpBFVplG5S1uir8VmacAXxPW7HLeA/CyIsfbCJLfQ9eJPhmju4IP2eMnxRwYh2wePukdg=",
+        "{SHA512}8hjOZffnzQthx5eSeEbzXVl8DmlQzBz88SzIHrQ38YHKSt489OZPg9aO4C/EISlzjw/qMCNbuVfmEvHCD"
+        "rydXg==",
+        "{ARGON2}$argon2i$v=19$m=4096,t=3,p=1$hAs22lUZj0butQhTMbZX3A$ih2vyUBWZkzot7F4mNwdC394Cn+do"
+        "2UypdHHWErHuxw",
+        "{CRYPT}$6$LDsbPh9m$miZqyHXCm0K7yrPas9LHkajPQfgFdvqaGPvgh545dhYBVUlYuXoS00BGGSb9q5kB18GayA"
+        "fVlUslJzuA0ETGH/",
+        "{CRYPT}$1$abcdefgh$CDQUEG9SJe0F3RzUQPDy5.",
+        # laid out as pw-pbkdf2 does (rounds$salt$digest, adapted base64), made with hashlib
+        "{PBKDF2-SHA256}1000$c2FsdHNhbHRzYWx0$M5rG2kh4Q/AvImqCvAUOAImnYuAzEUwaA/iW.zZx4Ng",
+    ],
+)  # slapd's own hashes (slappasswd, with pw-sha2 and argon2 for those schemes)
+def test_password_matches_the_schemes_slapd_stores(stored: str) -> None:
+    assert password_matches(stored, SECRET) is True
+    assert password_matches(stored.encode(), SECRET) is True
+    assert password_matches(stored, "Secret#Pass2") is False
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "{UNKNOWN}abc",
+        "{SSHA}not base64!",
+        "{SHA}c2hvcnQ=",  # not a SHA-1 digest's length
+        "{ARGON2}not-an-argon2-hash",
+        "{PBKDF2-SHA512}garbage",
+    ],
+)
+def test_password_matches_cannot_tell(stored: str) -> None:
+    assert password_matches(stored, SECRET) is None
+
+
+def test_a_scheme_the_agent_does_not_know_is_also_compared_whole() -> None:
+    # as slapd does with a scheme it does not know: the value as cleartext
+    assert password_matches("{UNKNOWN}abc", "{UNKNOWN}abc") is True
+    assert password_matches("{UNKNOWN}abc", "abc") is None
+
+
+MODULES = Path("/usr/lib/ldap")
+
+
+@pytest.mark.skipif(not shutil.which("slappasswd"), reason="slappasswd is not installed")
+@pytest.mark.parametrize(
+    ("scheme", "module"),
+    [("{SSHA}", ""), ("{SHA}", ""), ("{SMD5}", ""), ("{MD5}", ""), ("{CRYPT}", ""),
+     ("{SSHA256}", "pw-sha2"), ("{SSHA512}", "pw-sha2"), ("{SHA384}", "pw-sha2"),
+     ("{ARGON2}", "argon2")],
+)  # fmt: skip
+def test_password_matches_what_slappasswd_makes(scheme: str, module: str) -> None:
+    command = ["slappasswd", "-h", scheme, "-s", SECRET]
+    if scheme == "{CRYPT}":
+        command += ["-c", "$6$%.8s"]  # sha512-crypt
+    if module:
+        if not (MODULES / f"{module}.so").exists():
+            pytest.skip(f"slapd's {module} module is not installed")
+        command += ["-o", f"module-path={MODULES}", "-o", f"module-load={module}"]
+    made = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    assert made.startswith(scheme)
+    assert password_matches(made, SECRET) is True
+    assert password_matches(made, SECRET + "x") is False
+
+
+def test_history_values_oldest_first() -> None:
+    oid = "1.3.6.1.4.1.1466.115.121.1.40"
+    found = [
+        f"20240301000000Z#{oid}#9#{{SHA}}new".encode(),
+        f"20240101000000Z#{oid}#9#{{SHA}}old",
+        b"garbage",
+        f"20240201000000Z#{oid}#5#mid#dle".encode(),  # '#' in a value: the length says where
+    ]
+    assert history_values(found) == [b"{SHA}old", b"mid#d", b"{SHA}new"]
+
+
+def test_policy_refusal_as_ppolicy_decides() -> None:
+    current = [ssha("Current#1").encode()]
+    history = [ssha(f"Old#Pass{i}").encode() for i in range(4)]  # oldest first
+
+    def refused(rules: PasswordPolicy, password: str) -> Outcome | None:
+        answer = policy_refusal(rules, password, current, history)
+        return None if answer is None else answer.outcome
+
+    strict = PasswordPolicy("cn=p", min_length=10, check_quality=1, in_history=3)
+    assert refused(strict, "Short#1") == Outcome.PASSWORD_TOO_SHORT
+    assert refused(strict, "Current#1") == Outcome.PASSWORD_TOO_SHORT  # quality comes first
+    assert refused(strict, "Ünïcødé#1") is None  # 9 characters, 13 octets: slapd counts octets
+    rules = PasswordPolicy("cn=p", min_length=8, check_quality=1, in_history=3)
+    assert refused(rules, "Current#1") == Outcome.PASSWORD_UNCHANGED
+    assert refused(rules, "Old#Pass3") == Outcome.PASSWORD_IN_HISTORY  # the newest
+    assert refused(rules, "Old#Pass1") == Outcome.PASSWORD_IN_HISTORY
+    assert refused(rules, "Old#Pass0") is None  # older than the last pwdInHistory 3
+    assert refused(rules, "Brand#New1") is None
+    # pwdCheckQuality 0: no length check; pwdInHistory 0: neither history nor "unchanged"
+    assert refused(PasswordPolicy("cn=p", min_length=10), "Short#1") is None
+    assert refused(PasswordPolicy("cn=p", check_quality=2), "Current#1") is None
+    too_long = PasswordPolicy("cn=p", max_length=12, check_quality=1)
+    assert refused(too_long, "Much#Too#Long#1") == Outcome.DIRECTORY_ERROR
 
 
 def test_generalized_time() -> None:

@@ -1,8 +1,9 @@
 """Hybrid end to end against Active Directory: `sspr serve`, `sspr-agent run` and a Samba DC.
 
 The scenarios (scenarios.py) share one service, tenant and agent, in this order; each uses
-people of its own. Active Directory applies its password history only to the user's own change,
-so history is tried there (the change scenario), not with a reset.
+people of its own. A self-service reset asks for the password history with the policy hints
+control, which a Windows DC honours but Samba (the DC here) passes over: Samba applies the history
+only to the user's own change, so history is tried there (the change scenario), not with a reset.
 """
 
 from __future__ import annotations

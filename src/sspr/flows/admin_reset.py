@@ -63,7 +63,7 @@ def reset_by_admin(actor: User, target: User, password: str | None = None) -> st
         check_new_password(tenant, target, chosen, entry=entry)
     if synced:
         # The directory first; it also makes the user change the password at next logon.
-        writeback.reset(target, chosen, must_change=True)
+        writeback.reset(target, chosen, must_change=True, enforce_policy=False)
     with transaction.atomic():
         target.password_hash = "" if synced else hash_password(chosen)
         target.password_last_set = timezone.now()

@@ -297,7 +297,7 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
     _claim_completion(flow)
     if synced:
         try:
-            writeback.reset(user, new_password, must_change=False)
+            writeback.reset(user, new_password, must_change=False, enforce_policy=True)
         except DomainError as refused:
             _release_completion(flow)
             with transaction.atomic():

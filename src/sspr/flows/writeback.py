@@ -93,7 +93,14 @@ def _expect_ok(result: Result) -> None:
         raise DirectoryRefused(result)
 
 
-def reset(user: User, new_password: str, *, must_change: bool) -> None:
+def reset(user: User, new_password: str, *, must_change: bool, enforce_policy: bool) -> None:
+    """A reset in the on-premises directory.
+
+    `enforce_policy`: the directory's own password policy (length, quality, history) applies, as
+    for the user's own change: a self-service reset. An administrator's reset leaves it off and
+    is exempt where the directory allows (as in Entra, where an administrator's reset skips the
+    history).
+    """
     _writeback_allowed(user)
     _expect_ok(
         commands.run(
@@ -101,7 +108,7 @@ def reset(user: User, new_password: str, *, must_change: bool) -> None:
             CommandKind.RESET_PASSWORD,
             target_of(user),
             {"new_password": new_password},
-            {"must_change": must_change},
+            {"must_change": must_change, "enforce_policy": enforce_policy},
         )
     )
 

@@ -33,6 +33,14 @@ Writeback (the service account needs Reset Password, write pwdLastSet and lockou
 - reset: unicodePwd replaced (an administrator's reset: no history or minimum age, length and
   complexity apply) together with pwdLastSet in the same modify: 0 when the user must change at
   next logon, -1 otherwise (now: never forced).
+- reset with `enforce_policy` (a self-service reset): the same modify with the
+  LDAP_SERVER_POLICY_HINTS control (1.2.840.113556.1.4.2239, value 1, not critical), with which
+  a Windows DC applies the password history to the reset as well, as for Entra's password
+  writeback (not tried here against a Windows DC). Samba (4.17 here) does not know the
+  control and passes over it (non-critical): on a Samba DC a reset, self-service or not, is
+  checked for length and complexity but never for history, which applies only to the user's own
+  change. A Windows refusal without a reason is then worked out as for a change (history after
+  length and complexity), the minimum age aside.
 - change: as the user (bind with the old password, then delete old / add new unicodePwd on that
   connection): history, minimum age, length and complexity apply; a wrong old password counts as
   a bad attempt towards the lockout. A user who must change (bind answers 773) or whose password
@@ -96,6 +104,9 @@ UF_LOCKOUT = 0x10
 DOMAIN_PASSWORD_COMPLEX = 0x1  # pwdProperties
 # FILETIME: 100 ns intervals since 1601-01-01 UTC.
 _FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
+# LDAP_SERVER_POLICY_HINTS: BER SEQUENCE { Flags INTEGER 1 } (1: enforce the history on a reset).
+POLICY_HINTS_OID = "1.2.840.113556.1.4.2239"
+POLICY_HINTS = [(POLICY_HINTS_OID, False, b"\x30\x03\x02\x01\x01")]
 _NEVER = (0, 0x7FFFFFFFFFFFFFFF)
 DEFAULT_ATTRIBUTES = {
     "upn": "userPrincipalName",
@@ -409,7 +420,9 @@ class ActiveDirectory:
         return self.link.with_service(operation)
 
     # ---------------------------------------------------------------- writeback
-    def reset_password(self, dn: str, new_password: str, must_change: bool) -> OperationResult:
+    def reset_password(
+        self, dn: str, new_password: str, must_change: bool, enforce_policy: bool = False
+    ) -> OperationResult:
         if not new_password:
             return OperationResult(Outcome.PASSWORD_TOO_SHORT, "an empty password is refused")
 
@@ -420,8 +433,11 @@ class ActiveDirectory:
                     "unicodePwd": [(MODIFY_REPLACE, [_encode_password(new_password)])],
                     "pwdLastSet": [(MODIFY_REPLACE, ["0" if must_change else "-1"])],
                 },
+                controls=POLICY_HINTS if enforce_policy else None,
             )
-            return self._outcome(conn, conn.result, dn, new_password, change=False)
+            return self._outcome(
+                conn, conn.result, dn, new_password, change=False, history=enforce_policy
+            )
 
         return self._with_service(operation)
 
@@ -536,15 +552,25 @@ class ActiveDirectory:
         password: str,
         *,
         change: bool,
+        history: bool | None = None,
     ) -> OperationResult:
+        """`history`: the write was checked against the history (a change; a reset with the
+        policy hints). By default, a change is."""
         answer = outcome_of(result)
         if answer.outcome == Outcome.DIRECTORY_ERROR and "0000052D" in answer.message.upper():
             # A Windows DC does not say why: work it out from the policy.
-            return self._explain_policy_refusal(conn, dn, password, answer.message, change=change)
+            return self._explain_policy_refusal(
+                conn,
+                dn,
+                password,
+                answer.message,
+                change=change,
+                history=change if history is None else history,
+            )
         return answer
 
     def _explain_policy_refusal(
-        self, conn: Connection, dn: str, password: str, words: str, *, change: bool
+        self, conn: Connection, dn: str, password: str, words: str, *, change: bool, history: bool
     ) -> OperationResult:
         """Which rule a 0000052D refusal most likely hit, from the effective password policy."""
         try:
@@ -569,6 +595,7 @@ class ActiveDirectory:
             last_set = filetime_to_unix(first(user, "pwdLastSet"))
             if policy["min_age"] > 0 and last_set and last_set + policy["min_age"] > time.time():
                 return OperationResult(Outcome.PASSWORD_TOO_YOUNG, guessed)
+        if history:
             return OperationResult(Outcome.PASSWORD_IN_HISTORY, guessed)
         # A reset skips history and age: a password filter (or a rule we do not know) refused.
         return OperationResult(Outcome.PASSWORD_NOT_COMPLEX, guessed)

@@ -29,6 +29,10 @@ class DirectoryConfig:
     # ldap:// URLs: StartTLS before anything else (False: plain LDAP, for a loopback test server)
     start_tls: bool = True
     timeout: float = 10.0  # seconds, to connect and for each answer
+    # OpenLDAP: the policy ppolicy applies to entries without a pwdPolicySubentry (the overlay's
+    # ppolicy_default / olcPPolicyDefault, which plain LDAP cannot read). Empty: found by the agent
+    # (see openldap.py).
+    default_policy_dn: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,16 @@ class Directory(Protocol):
         """The current high-water mark (AD highestCommittedUSN, OpenLDAP contextCSN)."""
         ...
 
-    def reset_password(self, dn: str, new_password: str, must_change: bool) -> OperationResult:
-        """An administrator's reset (no history check where the directory allows)."""
+    def reset_password(
+        self, dn: str, new_password: str, must_change: bool, enforce_policy: bool = False
+    ) -> OperationResult:
+        """A reset: the new password set without the old one.
+
+        Without `enforce_policy`, an administrator's reset: the directory's history (and, where it
+        allows, quality) checks are skipped. With it, a self-service reset: the directory's
+        policy applies as to the user's own change (length, quality, history; not the minimum
+        age), and a refusal comes back with its code before anything is written.
+        """
         ...
 
     def change_password(self, dn: str, old_password: str, new_password: str) -> OperationResult:

@@ -38,13 +38,32 @@ and replication lag, an entry replicated late can carry a CSN below the cursor: 
 regularly.
 
 Writeback (the service account needs `manage` on userPassword, pwdAccountLockedTime and
-pwdReset; ppolicy treats an identity with `manage` on the password as a password administrator):
+pwdReset, and read on pwdHistory, pwdPolicySubentry and the pwdPolicy entries; ppolicy treats an
+identity with `manage` on the password as a password administrator):
 - reset: Password Modify extended operation (RFC 3062) as the service account. A password
   administrator's reset skips ppolicy's quality, history and minimum age checks (as the rootdn's
   does). ppolicy sets `pwdReset: TRUE` by itself when pwdMustChange is on; the agent then sets or
   removes it as `must_change` asks. A reset also clears a lockout (ppolicy removes
   pwdAccountLockedTime when a password changes), so a disabled account (000001010000Z) is refused
-  before the reset: a reset must never re-enable an account.
+  before the reset: a reset must never re-enable an account. ppolicy records the replaced
+  password in pwdHistory on an administrator's reset too.
+- reset with `enforce_policy` (a self-service reset): before writing, the agent applies the
+  user's effective policy as ppolicy would to the user's own change, and refuses without writing:
+  with pwdCheckQuality > 0, fewer octets (UTF-8) than pwdMinLength → PASSWORD_TOO_SHORT, more than
+  pwdMaxLength → DIRECTORY_ERROR; with pwdInHistory > 0, the current userPassword →
+  PASSWORD_UNCHANGED and one of the newest pwdInHistory values of pwdHistory
+  ("time#syntax#length#value") → PASSWORD_IN_HISTORY. Hashes are verified here ({SSHA}, {SHA},
+  {SSHA256}/{SHA256}, 384, 512, {SMD5}/{MD5}, {PBKDF2-*}, {ARGON2}, {CRYPT}, {CLEARTEXT} and
+  plain values); a value in another scheme cannot be compared and is logged and passed over.
+  A pwdCheckModule cannot be run from here (a warning is logged), and the minimum age is not
+  applied (a forgotten password may be reset at any time). The write itself is the
+  administrator's reset above.
+  The effective policy: the entry's pwdPolicySubentry; else `config.default_policy_dn`; else
+  the overlay's olcPPolicyDefault when cn=config is readable; else the one pwdPolicy entry under
+  the database's suffix, or, of several, the one named `cn=default` (the usual
+  `cn=default,ou=policies,<suffix>`). No pwdPolicy entry at all: no policy, nothing checked.
+  Several and none of them recognisably the default: DIRECTORY_ERROR (set default_policy_dn).
+  A policy entry that is named but cannot be read: DIRECTORY_ERROR, nothing written.
 - change: as the user (bind with the old password, then Password Modify with old and new), so
   pwdInHistory, pwdMinAge, pwdMinLength and quality checks apply; a wrong old password is a failed
   bind and counts towards the lockout.
@@ -78,13 +97,22 @@ Errors → Outcome (the ppolicy response control is decoded: ldap3 hands over it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import calendar
 import functools
+import hashlib
+import hmac
+import logging
 import re
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from ldap3 import BASE, MODIFY_DELETE, MODIFY_REPLACE, Connection
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from ldap3 import BASE, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 from ldap3.core.exceptions import LDAPCommunicationError
 from ldap3.utils.conv import escape_filter_chars
 
@@ -101,6 +129,8 @@ from sspr_agent.directory import (
 )
 from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
 from sspr_protocol.messages import GroupRecord, Outcome, UserRecord
+
+log = logging.getLogger("sspr_agent.directory.openldap")
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
 PPOLICY_REQUEST = [(PPOLICY_OID, False, None)]
@@ -131,6 +161,17 @@ DEFAULT_ATTRIBUTES = {
 USER_CLASSES = "(objectClass=inetOrgPerson)"
 GROUP_CLASSES = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 STATE_ATTRIBUTES = ["entryUUID", "pwdAccountLockedTime", "pwdFailureTime", "pwdReset"]
+# What a policy check reads of the entry, and of its policy.
+PASSWORD_ATTRIBUTES = ["userPassword", "pwdHistory", "pwdPolicySubentry"]
+POLICY_ATTRIBUTES = [
+    "pwdAttribute",
+    "pwdMinLength",
+    "pwdMaxLength",
+    "pwdCheckQuality",
+    "pwdInHistory",
+    "pwdCheckModule",
+    "pwdUseCheckModule",
+]
 _CSN = re.compile(r"^\d{14}(\.\d{1,6})?Z#[0-9a-fA-F]{6}#[0-9a-fA-F]{3}#[0-9a-fA-F]{6}$")
 _UNIQUE_MEMBER_UID = re.compile(r"#'[01]*'B$")
 _RESOLVE_BATCH = 50
@@ -213,6 +254,194 @@ def generalized_time(value: Any) -> float | None:
     return seconds
 
 
+# ------------------------------------------------------------------------------ password policy
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What of a pwdPolicy entry a self-service reset obeys."""
+
+    dn: str
+    min_length: int = 0
+    max_length: int = 0
+    check_quality: int = 0
+    in_history: int = 0
+    check_module: bool = False  # a pwdCheckModule (or pwdUseCheckModule) the agent cannot run
+
+    @classmethod
+    def of(cls, dn: str, attributes: dict[str, Any]) -> PasswordPolicy:
+        return cls(
+            dn=dn,
+            min_length=_int(text(attributes, "pwdMinLength")),
+            max_length=_int(text(attributes, "pwdMaxLength")),
+            check_quality=_int(text(attributes, "pwdCheckQuality")),
+            in_history=_int(text(attributes, "pwdInHistory")),
+            check_module=bool(text(attributes, "pwdCheckModule"))
+            or text(attributes, "pwdUseCheckModule").upper() == "TRUE",
+        )
+
+
+_SCHEME = re.compile(rb"^\{([^}]{1,40})\}(.*)$", re.DOTALL)
+_DIGESTS = {"SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512", "MD5": "md5"}
+_PBKDF2 = {
+    "PBKDF2": "sha1",
+    "PBKDF2-SHA1": "sha1",
+    "PBKDF2-SHA256": "sha256",
+    "PBKDF2-SHA512": "sha512",
+}
+
+
+def password_matches(stored: bytes | str, password: str) -> bool | None:
+    """Whether `password` is the one a userPassword value holds: True, False, or None when the
+    value's scheme is not one the agent can verify."""
+    if isinstance(stored, str):
+        stored = stored.encode()
+    secret = password.encode()
+    match = _SCHEME.match(stored)
+    if not match:
+        return hmac.compare_digest(stored, secret)  # no scheme: slapd compares the cleartext
+    scheme, body = match[1].decode("ascii", "replace").upper(), match[2]
+    try:
+        if scheme == "CLEARTEXT":
+            return hmac.compare_digest(body, secret)
+        if scheme in _DIGESTS or (scheme.startswith("S") and scheme[1:] in _DIGESTS):
+            return _digest_matches(scheme, body, secret)
+        if scheme in _PBKDF2:
+            return _pbkdf2_matches(_PBKDF2[scheme], body, secret)
+        if scheme == "ARGON2":
+            return _argon2_matches(body, password)
+        if scheme == "CRYPT":
+            return _crypt_matches(body, password)
+    except (binascii.Error, ValueError, UnicodeError):
+        return None  # a value that is not what its scheme says
+    # A scheme slapd may know and the agent does not; slapd compares a value in a scheme it does
+    # not know as cleartext, as a whole.
+    return True if hmac.compare_digest(stored, secret) else None
+
+
+def _digest_matches(scheme: str, body: bytes, secret: bytes) -> bool | None:
+    salted = scheme not in _DIGESTS
+    algorithm = _DIGESTS[scheme[1:] if salted else scheme]
+    raw = base64.b64decode(body, validate=True)
+    size = hashlib.new(algorithm).digest_size
+    digest, salt = raw[:size], raw[size:]
+    if len(digest) != size or (salt and not salted):
+        return None
+    return hmac.compare_digest(hashlib.new(algorithm, secret + salt).digest(), digest)
+
+
+def _ab64(value: bytes) -> bytes:
+    """The "adapted base64" of pw-pbkdf2 (and passlib): '.' for '+', no padding."""
+    value = value.replace(b".", b"+")
+    return base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
+
+
+def _pbkdf2_matches(algorithm: str, body: bytes, secret: bytes) -> bool | None:
+    rounds, salt, digest = body.split(b"$")
+    dk = hashlib.pbkdf2_hmac(algorithm, secret, _ab64(salt), int(rounds), len(_ab64(digest)))
+    return hmac.compare_digest(dk, _ab64(digest))
+
+
+def _argon2_matches(body: bytes, password: str) -> bool | None:
+    try:
+        return PasswordHasher().verify(body.decode("ascii"), password)
+    except VerificationError:
+        return False
+    except InvalidHashError:
+        return None
+
+
+def _crypt_matches(body: bytes, password: str) -> bool | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # deprecated, gone in Python 3.13: {CRYPT} then cannot be checked
+    except ImportError:
+        return None
+    salt = body.decode("ascii")
+    hashed = crypt.crypt(password, salt)
+    if not hashed or hashed in ("*0", "*1"):
+        return None  # a method this system's crypt(3) does not know
+    return hmac.compare_digest(hashed.encode(), body)
+
+
+def history_values(found: list[Any]) -> list[bytes]:
+    """The password values of pwdHistory ("time#syntaxOID#length#value"), oldest first."""
+    dated: list[tuple[float, int, bytes]] = []
+    for index, item in enumerate(found):
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        parts = raw.split(b"#", 3)
+        if len(parts) != 4:
+            continue  # slapd passes over a value it cannot parse, and so does the agent
+        when = generalized_time(parts[0].decode("ascii", "replace")) or 0.0
+        value = parts[3]
+        if parts[2].isdigit() and int(parts[2]) <= len(value):
+            value = value[: int(parts[2])]
+        dated.append((when, index, value))
+    return [value for _, _, value in sorted(dated)]
+
+
+def policy_refusal(
+    policy: PasswordPolicy,
+    new_password: str,
+    current: list[bytes],
+    history: list[bytes],
+) -> OperationResult | None:
+    """Why ppolicy would refuse `new_password` as the user's own change; None if it would not.
+
+    As slapd does: quality (length) only with pwdCheckQuality > 0, counting octets; the current
+    password and the newest pwdInHistory values of the history only with pwdInHistory > 0.
+    """
+    if policy.check_quality > 0:
+        octets = len(new_password.encode())
+        if octets < policy.min_length:
+            return OperationResult(
+                Outcome.PASSWORD_TOO_SHORT,
+                f"shorter than pwdMinLength {policy.min_length} of {policy.dn}",
+            )
+        if policy.max_length and octets > policy.max_length:
+            return OperationResult(
+                Outcome.DIRECTORY_ERROR,
+                f"longer than pwdMaxLength {policy.max_length} of {policy.dn} (ppolicy "
+                "passwordTooLong)",
+            )
+        if policy.check_module:
+            log.warning(
+                "agent.openldap.check_module_skipped policy=%s: a reset cannot run the policy's "
+                "pwdCheckModule",
+                policy.dn,
+            )
+    if policy.in_history <= 0:
+        return None
+    if not current:
+        log.warning(
+            "agent.openldap.no_password policy=%s: no userPassword to read (absent, or no read "
+            "access): only the history is checked",
+            policy.dn,
+        )
+    unknown = 0
+    for value in current:
+        matched = password_matches(value, new_password)
+        if matched:
+            return OperationResult(
+                Outcome.PASSWORD_UNCHANGED, "the password is not being changed from its value"
+            )
+        unknown += matched is None
+    for value in history[-policy.in_history :]:
+        matched = password_matches(value, new_password)
+        if matched:
+            words = f"pwdInHistory {policy.in_history} of {policy.dn}"
+            return OperationResult(
+                Outcome.PASSWORD_IN_HISTORY, f"the password is in the history ({words})"
+            )
+        unknown += matched is None
+    if unknown:
+        log.warning(
+            "agent.openldap.history_unchecked values=%d: stored in a scheme the agent cannot "
+            "verify",
+            unknown,
+        )
+    return None
+
+
 # ------------------------------------------------------------------------------ directory
 class OpenLdapDirectory:
     """The `Directory` protocol for OpenLDAP slapd (ppolicy, syncprov)."""
@@ -222,6 +451,7 @@ class OpenLdapDirectory:
         self.link = LdapLink(config, default_port=389)
         self.names = {**DEFAULT_ATTRIBUTES, **config.attributes}
         self._suffix: str | None = None
+        self._default_policy: str | None = None  # found once; never a guess
 
     # ---------------------------------------------------------------- reads
     def _user_filter(self, *extra: str) -> str:
@@ -373,30 +603,119 @@ class OpenLdapDirectory:
         return self._suffix
 
     # ---------------------------------------------------------------- writeback
-    def _state(self, conn: Connection, dn: str) -> dict[str, Any] | None:
-        """The entry's password state as the service account sees it; None if there is none."""
-        conn.search(dn, "(objectClass=*)", BASE, attributes=STATE_ATTRIBUTES)
+    def _state(
+        self, conn: Connection, dn: str, extra: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """The entry's password state as the service account sees it; None if there is none.
+
+        The attributes of `extra` come as they are stored (bytes), the others decoded.
+        """
+        conn.search(dn, "(objectClass=*)", BASE, attributes=STATE_ATTRIBUTES + (extra or []))
         code = conn.result.get("result")
         if code in (32, 34):
             return None
         if code != 0:
             raise DirectoryError(_outcome_of_code(code), _describe(conn.result))
         entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-        return dict(entries[0].get("attributes") or {}) if entries else None
+        if not entries:
+            return None
+        state = dict(entries[0].get("attributes") or {})
+        raw = entries[0].get("raw_attributes") or {}
+        for name in extra or []:
+            for key in [k for k in state if k.lower() == name.lower()]:
+                del state[key]
+            state[name] = values(raw, name)
+        return state
 
-    def reset_password(self, dn: str, new_password: str, must_change: bool) -> OperationResult:
+    def _policy_of(self, conn: Connection, state: dict[str, Any]) -> PasswordPolicy | None:
+        """The entry's effective password policy; None when no policy applies to it."""
+        named = text(state, "pwdPolicySubentry")
+        dn = named or self.config.default_policy_dn or self._default_policy_dn(conn)
+        if not dn:
+            return None
+        conn.search(dn, "(objectClass=pwdPolicy)", BASE, attributes=POLICY_ATTRIBUTES)
+        code = conn.result.get("result")
+        entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        if code != 0 or not entries:
+            # slapd would apply it (or, for a broken pwdPolicySubentry, none): without it, the
+            # agent cannot tell, and must not write.
+            raise DirectoryError(
+                _outcome_of_code(code) if code else Outcome.DIRECTORY_ERROR,
+                f"cannot read the password policy {dn}: {_describe(conn.result)}",
+            )
+        return PasswordPolicy.of(entries[0]["dn"], entries[0].get("attributes") or {})
+
+    def _default_policy_dn(self, conn: Connection) -> str:
+        """The policy slapd applies to an entry without pwdPolicySubentry ("" when none).
+
+        ppolicy_default is configuration, out of reach of LDAP unless cn=config is readable: its
+        olcPPolicyDefault when it is, else the one pwdPolicy entry under the suffix, or, of
+        several, the one named cn=default. Several and no such name: an error (ask for
+        default_policy_dn), never a guess.
+        """
+        if self._default_policy:
+            return self._default_policy
+        suffix = self._naming_context(conn)
+        wanted = ["olcPPolicyDefault"]
+        conn.search("cn=config", "(olcPPolicyDefault=*)", SUBTREE, attributes=wanted)
+        found = (conn.response or []) if conn.result.get("result") == 0 else []
+        configured = {
+            text(e.get("attributes") or {}, "olcPPolicyDefault")
+            for e in found
+            if e.get("type") == "searchResEntry"
+        }
+        configured = {dn for dn in configured if dn and dn_within(dn, suffix)}
+        if len(configured) == 1:
+            self._default_policy = configured.pop()
+            return self._default_policy
+        policies = [
+            entry["dn"]
+            for entries in self.link.paged_search(
+                conn, suffix, "(objectClass=pwdPolicy)", ["1.1"], 1000
+            )
+            for entry in entries
+        ]
+        if not policies:
+            return ""  # not remembered: a policy added later is found then
+        named_default = [dn for dn in policies if norm_dn(dn).split(",")[0] == "cn=default"]
+        if len(policies) == 1 or len(named_default) == 1:
+            self._default_policy = policies[0] if len(policies) == 1 else named_default[0]
+            return self._default_policy
+        raise DirectoryError(
+            Outcome.DIRECTORY_ERROR,
+            f"{len(policies)} password policies under {suffix} and none is known to be the "
+            "default: set the directory's default_policy_dn (ppolicy_default) in the agent's "
+            "configuration",
+        )
+
+    def reset_password(
+        self, dn: str, new_password: str, must_change: bool, enforce_policy: bool = False
+    ) -> OperationResult:
         if not new_password:
             # Password Modify without a new password asks the server to generate one: never.
             return OperationResult(Outcome.PASSWORD_TOO_SHORT, "an empty password is refused")
 
         def operation(conn: Connection) -> OperationResult:
-            state = self._state(conn, dn)
+            state = self._state(conn, dn, PASSWORD_ATTRIBUTES if enforce_policy else None)
             if state is None:
                 return OperationResult(Outcome.USER_NOT_FOUND, f"no entry {dn}")
             if text(state, "pwdAccountLockedTime") == DISABLED_MARK:
                 return OperationResult(
                     Outcome.ACCOUNT_DISABLED, "the account is disabled (pwdAccountLockedTime)"
                 )
+            if enforce_policy:
+                # ppolicy exempts the service account (a password administrator) from the
+                # user's policy: a self-service reset checks it here, before writing.
+                policy = self._policy_of(conn, state)
+                if policy is not None:
+                    refusal = policy_refusal(
+                        policy,
+                        new_password,
+                        values(state, "userPassword"),
+                        history_values(values(state, "pwdHistory")),
+                    )
+                    if refusal is not None:
+                        return refusal
             conn.extend.standard.modify_password(dn, None, new_password, controls=PPOLICY_REQUEST)
             outcome = self._outcome(conn.result)
             if not outcome.ok:
@@ -565,6 +884,13 @@ def outcome_of(result: dict[str, Any] | None) -> OperationResult:
     if code in (32, 34):
         return OperationResult(Outcome.USER_NOT_FOUND, words)
     return OperationResult(_outcome_of_code(code), words)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return 0
 
 
 def _outcome_of_code(code: Any) -> Outcome:
