@@ -62,6 +62,22 @@ class TestEveryEntryPoint:
         with pytest.raises(CommandError, match="common or banned"):
             call_command("user", "create", "contoso", "cli@contoso.com", "--password", BANNED)
 
+    def test_the_pre_check_before_a_hybrid_writeback(
+        self, api: Api, banned: Any, alice: User
+    ) -> None:
+        """A synced user's banned password is refused here, before any agent is asked."""
+        from sspr.hybrid.models import Command
+
+        update_policy(banned, {"writeback_enabled": True}, actor="t")
+        api.sign_in("contoso", alice.upn)
+        User.objects.filter(pk=alice.pk).update(source="synced", password_hash="")
+        refused = api.call("POST", "/me/password",
+                           {"current_password": PASSWORD, "new_password": BANNED})
+        assert refused.status_code == 422 and "password_banned" in codes(refused)
+        assert not Command.objects.exists()
+        event = AuditEvent.objects.filter(activity="Change password (self-service)").first()
+        assert event is not None and event.reason == "New password does not meet the rules"
+
     def test_the_user_and_tenant_names_count(self, api: Api, banned: Any, make_user: Any) -> None:
         make_user(banned, "ga@contoso.com", roles=["global-administrator"])
         api.sign_in("contoso", "ga@contoso.com")
