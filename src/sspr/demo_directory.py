@@ -50,7 +50,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
-import datetime
 import ipaddress
 import os
 import secrets
@@ -63,10 +62,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from sspr import local_tls
 
 Entry = tuple[str, dict[str, list[str]]]
 
@@ -291,56 +287,8 @@ class Slapd:
         """A CA and a server certificate for 127.0.0.1 and localhost (kept when present)."""
         if self.ca_file.exists() and (self.tls_dir / "key.pem").exists() and not force:
             return
-        self.tls_dir.mkdir(parents=True, exist_ok=True)
-        self.tls_dir.chmod(0o700)
-        now = datetime.datetime.now(datetime.UTC)
-        validity = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650))
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{self.domain} demo CA")])
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(validity[0]).not_valid_after(validity[1])
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(digital_signature=False, content_commitment=False,
-                              key_encipherment=False, data_encipherment=False,
-                              key_agreement=False, key_cert_sign=True, crl_sign=True,
-                              encipher_only=False, decipher_only=False),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )  # fmt: skip
-        key = ec.generate_private_key(ec.SECP256R1())
-        names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-        names.append(x509.IPAddress(ipaddress.ip_address(self.host)))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(validity[0]).not_valid_after(validity[1])
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )  # fmt: skip
-        pem = serialization.Encoding.PEM
-        key_file = self.tls_dir / "key.pem"
-        key_file.touch(mode=0o600)
-        key_file.chmod(0o600)
-        key_file.write_bytes(
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
-        (self.tls_dir / "cert.pem").write_bytes(cert.public_bytes(pem))
-        self.ca_file.write_bytes(ca_cert.public_bytes(pem))
+        local_tls.issue(self.tls_dir, f"{self.domain} demo CA", "localhost",
+                        ["localhost", self.host])
 
     def config_text(self) -> str:
         svc = self.service_dn

@@ -26,7 +26,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import datetime
 import hashlib
 import ipaddress
 import os
@@ -42,12 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ldap3 import BASE, MODIFY_DELETE, MODIFY_REPLACE, NONE, Connection, Server, Tls
 from ldap3.utils.dn import escape_rdn
+
+from sspr import local_tls
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -356,60 +353,7 @@ ppolicy_use_lockout
             raise SlapdError(f"slapadd failed:\n{result.stdout}{result.stderr}")
 
     def _make_certificates(self) -> None:
-        self.tls_dir.mkdir(parents=True, exist_ok=True)
-        self.tls_dir.chmod(0o700)
-        now = datetime.datetime.now(datetime.UTC)
-        validity = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650))
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slapd test CA")])
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(validity[0]).not_valid_after(validity[1])
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(digital_signature=False, content_commitment=False,
-                              key_encipherment=False, data_encipherment=False,
-                              key_agreement=False, key_cert_sign=True, crl_sign=True,
-                              encipher_only=False, decipher_only=False),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )  # fmt: skip
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(validity[0]).not_valid_after(validity[1])
-            .add_extension(
-                x509.SubjectAlternativeName([
-                    x509.IPAddress(ipaddress.IPv4Address(self.host)),
-                    x509.DNSName("localhost"),
-                ]),
-                critical=False,
-            )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )  # fmt: skip
-        pem = serialization.Encoding.PEM
-        self.ca_file.write_bytes(ca_cert.public_bytes(pem))
-        (self.tls_dir / "cert.pem").write_bytes(cert.public_bytes(pem))
-        key_file = self.tls_dir / "key.pem"
-        key_file.touch(mode=0o600)
-        key_file.chmod(0o600)
-        key_file.write_bytes(
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
+        local_tls.issue(self.tls_dir, "slapd test CA", "localhost", [self.host, "localhost"])
 
     def _wait_until_ready(self, port: int) -> None:
         deadline = time.monotonic() + self.start_timeout

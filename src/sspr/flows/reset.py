@@ -86,7 +86,7 @@ def _progress(flow: ResetFlow, reason: str, ok: bool = True, **details: Any) -> 
 
 def _decoy_methods(tenant: Tenant, username: str, digest: bytes) -> list[dict[str, str]]:
     policy = get_policy(tenant)
-    enabled = [m for m in policy.methods_enabled if m != "passkey"]
+    enabled = list(policy.methods_enabled)
     ranked = sorted(enabled, key=lambda m: keyed_digest("decoy-order", username + m))
     count = min(len(ranked), policy.methods_required + digest[0] % 2)
     chosen = [m for m in enabled if m in ranked[:count]]

@@ -21,7 +21,8 @@ from sspr.policy.values import choice as _choice
 from sspr.policy.values import int_between as _int_between
 from sspr.policy.values import listing as _list
 
-METHODS = ("email", "sms", "voice", "office_phone", "totp", "questions", "passkey")
+# One name per module of sspr.methods; a method is offered only once it exists there.
+METHODS = ("email", "sms", "voice", "office_phone", "totp", "questions")
 MAX_CUSTOM_QUESTIONS = 20
 MAX_QUESTION_LENGTH = 200
 

@@ -34,12 +34,11 @@ from sspr.web.pages import SignedInView, signed_in
 # The impact of the last save, shown once by the page the browser is sent back to.
 SAVED_IMPACT = "sspr_admin_policy_saved"
 
-_OTHER_METHOD_LABELS = {"passkey": "Passkey (security key or platform authenticator)"}
 
 
 def _method_label(name: str) -> str:
     method = METHOD_CLASSES.get(name)
-    return method.label if method is not None else _OTHER_METHOD_LABELS.get(name, name)
+    return method.label if method is not None else name
 
 
 def _numbers(*values: int) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ from sspr.web.api.schemas import Error, PasswordError, Text
 
 router = Router(tags=["password resets"], auth=None)
 
-MethodName = Literal["email", "sms", "voice", "office_phone", "totp", "questions", "passkey"]
+MethodName = Literal["email", "sms", "voice", "office_phone", "totp", "questions"]
 
 
 class ResetStartIn(Schema):
