@@ -13,6 +13,8 @@ from sspr.directory.models import Tenant, User
 from sspr.directory.tenants import create_tenant
 from sspr.directory.users import create_user
 
+pytest_plugins = ["tests.redis_server"]  # the `redis_url` fixture
+
 PASSWORD = "Correct-Horse-42"
 
 
@@ -58,8 +60,9 @@ class Api:
         )
 
     def sign_in(self, tenant: str, username: str, password: str = PASSWORD) -> Any:
-        response = self.call("POST", f"/tenants/{tenant}/sessions",
-                             {"username": username, "password": password})
+        response = self.call(
+            "POST", f"/tenants/{tenant}/sessions", {"username": username, "password": password}
+        )
         if response.status_code == 201:
             self.token = response.json()["token"]
         return response

@@ -24,21 +24,22 @@ What the server is (Debian's slapd 2.5; shared/notes/directories.md has measurem
   ``ldapadd``/``ldapmodify``.
 
 Building blocks. ``Slapd`` knows nothing of Fabrikam: it is a private slapd in a folder, with the
-steps apart, so that the tests' launcher (tests/directories/slapd.py, which remakes its server
-from scratch on every start) can later be rebuilt on it::
+steps apart, so that a caller may keep its folder from run to run (the demo) or remake it from
+scratch at every start::
 
     server = Slapd(root, suffix="dc=example,dc=test", port=0,
                    admin_password=..., service_password=...)
     server.make_certificates()          # once (tls=True)
     server.write_config()               # slapd.conf for the current port and passwords
     server.load_base_entries(extra)     # slapadd -q while stopped: base entries + `extra`
+    server.slapadd(path, context_csn=True)  # more entries from an LDIF file (a bulk load)
     server.start()                      # slapd in its own session; returns once it answers
     server.wait_ready()                 # (start() calls it) until the port answers or slapd died
     server.stop()                       # SIGTERM, wait, SIGKILL as a last resort
 
-The test launcher's settings map onto the constructor: ``policy={"pwdMaxFailure": ["3"]}``,
-``service_dn="cn=sspr-agent,ou=services,..."`` (its ou is made too), ``durable=False``
-(dbnosync), ``port=0``; its ldap3 fixtures (add_user, modify, disable, ...) stay where they are.
+The constructor takes the rest: ``policy`` (settings over DEFAULT_POLICY), ``service_dn`` (an
+``ou`` of its own is made too), ``organisation``, ``durable=False`` (dbnosync: faster, for a
+directory that is thrown away), ``tls``, ``host`` and ``port`` (0: a free one).
 Nothing here imports ldap3: preparing and running the server needs only slapd's own programs.
 
 ``demo_slapd(root, port)`` puts these together for the demo: the folder is made and loaded on the
@@ -287,8 +288,9 @@ class Slapd:
         """A CA and a server certificate for 127.0.0.1 and localhost (kept when present)."""
         if self.ca_file.exists() and (self.tls_dir / "key.pem").exists() and not force:
             return
-        local_tls.issue(self.tls_dir, f"{self.domain} demo CA", "localhost",
-                        ["localhost", self.host])
+        local_tls.issue(
+            self.tls_dir, f"{self.domain} demo CA", "localhost", ["localhost", self.host]
+        )
 
     def config_text(self) -> str:
         svc = self.service_dn
@@ -408,20 +410,34 @@ ppolicy_use_lockout
             shutil.rmtree(self.data_dir)
         self.data_dir.mkdir(parents=True)
         self.data_dir.chmod(0o700)
-        ldif = "\n".join(to_ldif(dn, attrs) for dn, attrs in [*self.base_entries(), *extra])
+        self.slapadd_ldif(
+            "\n".join(to_ldif(dn, attrs) for dn, attrs in [*self.base_entries(), *extra])
+        )
+        (self.data_dir / ".loaded").touch()
+
+    def slapadd_ldif(self, ldif: str) -> None:
+        """slapadd of LDIF text while stopped, through a file of its own (0600, then removed)."""
         path = self.root / "base.ldif"
         path.touch(mode=0o600)
         path.write_text(ldif)
         try:
-            done = subprocess.run(  # noqa: S603 - our own argv, no shell
-                [self.install.slapadd, "-q", "-f", str(self.conf_file), "-l", str(path)],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+            self.slapadd(path)
         finally:
             path.unlink(missing_ok=True)
+
+    def slapadd(self, ldif_file: str | os.PathLike[str], *, context_csn: bool = False) -> None:
+        """Add the entries of an LDIF file with ``slapadd -q`` (no checks: a bulk load) while
+        slapd is stopped. `context_csn` (``-w``) sets the suffix's contextCSN from the entries
+        added, as syncprov would have."""
+        if self.running:
+            raise SlapdError("slapadd needs slapd stopped")
+        argv = [self.install.slapadd, "-q", *(["-w"] if context_csn else [])]
+        done = subprocess.run(  # noqa: S603 - our own argv, no shell
+            [*argv, "-f", str(self.conf_file), "-l", str(ldif_file)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
         if done.returncode != 0:
             raise SlapdError(f"slapadd failed:\n{done.stdout}{done.stderr}")
-        (self.data_dir / ".loaded").touch()
 
     # ---------------------------------------------------------------- life cycle
     def leftover_pid(self) -> int | None:

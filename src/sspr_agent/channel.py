@@ -21,13 +21,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
 
 from sspr_agent import __version__
-from sspr_protocol.messages import Heartbeat, Result, SyncBatch
+from sspr_protocol.messages import Heartbeat, Result, SyncBatch, fields_of
 
 log = logging.getLogger("sspr_agent.channel")
 
@@ -38,6 +38,13 @@ HEARTBEATS_PATH = "/api/v1/agent/heartbeats"
 SYNC_STATE_PATH = "/api/v1/agent/sync/state"
 SYNC_PATH = "/api/v1/agent/sync"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Polled:
+    commands: list[dict[str, Any]]
+    sync: str  # none, delta or full: asked for by an administrator
+    sync_request: str  # that request's id
 
 
 class ChannelError(Exception):
@@ -113,13 +120,19 @@ class Channel:
         """Register with a one-time token (the token is the credential; the call is unsigned)."""
         return self._call("POST", ENROLL_PATH, payload, signed=False, retries=1)
 
-    def poll_commands(self, wait: int = 25) -> list[dict[str, Any]]:
-        """Long poll: the signed envelopes ``{"command": {...}, "signature": "..."}`` claimed."""
-        answer = self._call(
-            "GET", COMMANDS_PATH, None, query={"wait": str(wait)}, timeout=wait + 15, retries=0
-        )
+    def poll_commands(self, wait: int = 25, sync_seen: str = "") -> Polled:
+        """Long poll: the signed envelopes ``{"command": {...}, "signature": "..."}`` claimed,
+        and the sync an administrator asked for (answered early when it is one not seen)."""
+        query = {"wait": str(wait)}
+        if sync_seen:
+            query["sync_seen"] = sync_seen
+        answer = self._call("GET", COMMANDS_PATH, None, query=query, timeout=wait + 15, retries=0)
         commands = answer.get("commands", [])
-        return [c for c in commands if isinstance(c, dict)] if isinstance(commands, list) else []
+        return Polled(
+            [c for c in commands if isinstance(c, dict)] if isinstance(commands, list) else [],
+            str(answer.get("sync") or "none"),
+            str(answer.get("sync_request") or ""),
+        )
 
     def start(self, command_id: str) -> None:
         """Tell the service the directory is about to be touched. Raises if it says no (409)."""
@@ -140,7 +153,7 @@ class Channel:
         return self._call("GET", SYNC_STATE_PATH, None)
 
     def post_sync(self, batch: SyncBatch) -> dict[str, Any]:
-        return self._call("POST", SYNC_PATH, asdict(batch), timeout=max(self.timeout, 120))
+        return self._call("POST", SYNC_PATH, fields_of(batch), timeout=max(self.timeout, 120))
 
     # Plumbing.
 

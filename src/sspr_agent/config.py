@@ -107,6 +107,8 @@ class DirectorySettings:
     attributes: dict[str, str] = field(default_factory=dict)
     start_tls: bool = True  # ldap:// URLs only; off is for a loopback test server
     timeout: float = 10.0
+    # OpenLDAP: the ppolicy overlay's default policy entry, when the agent cannot find it alone.
+    default_policy_dn: str = ""
 
     def password(self) -> str:
         if self.bind_password_file:
@@ -149,6 +151,7 @@ class AgentConfig:
             group_filter=d.group_filter,
             start_tls=d.start_tls,
             timeout=d.timeout,
+            default_policy_dn=d.default_policy_dn,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -164,6 +167,8 @@ class AgentConfig:
             "start_tls": d.start_tls,
             "timeout": d.timeout,
         }
+        if d.default_policy_dn:
+            directory["default_policy_dn"] = d.default_policy_dn
         if d.bind_password_file:
             directory["bind_password_file"] = d.bind_password_file
         else:
@@ -218,6 +223,7 @@ class AgentConfig:
                     group_filter=str(d.get("group_filter", "")),
                     start_tls=bool(d.get("start_tls", True)),
                     timeout=float(d.get("timeout", 10.0)),
+                    default_policy_dn=str(d.get("default_policy_dn", "")),
                     attributes={str(k): str(v) for k, v in d.get("attributes", {}).items()},
                 ),
                 ca_file=str(tls.get("ca_file", "")),

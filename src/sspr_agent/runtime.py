@@ -102,6 +102,7 @@ class Agent:
         self.stop = threading.Event()
         self._sync_wake = threading.Event()
         self._sync_request: str | None = None
+        self._sync_seen = ""  # the last sync request acted on
         self._syncing = False
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -161,6 +162,7 @@ class Agent:
             # The poller may sit in a long poll; what it would still receive is never started,
             # and the service hands it to another agent once our heartbeats stop.
             poller.join(timeout=1)
+            self.heartbeat(stopping=True)  # not live any more: no command is sent to us
             self.pool.close_all()
             with self.state.update() as s:
                 s["agent"].update({"state": "stopped", "stopped_at": time.time(), "in_flight": 0})
@@ -173,7 +175,7 @@ class Agent:
         delay = 1.0
         while not self.stop.is_set():
             try:
-                envelopes = self.channel.poll_commands(wait=self.poll_wait)
+                polled = self.channel.poll_commands(self.poll_wait, self._sync_seen)
             except ChannelError as exc:
                 if exc.status == 401:
                     log.error(
@@ -188,7 +190,8 @@ class Agent:
                 delay = min(delay * 2, 60.0)
                 continue
             delay = 1.0
-            for envelope in envelopes:
+            self._asked_to_sync(polled.sync, polled.sync_request)
+            for envelope in polled.commands:
                 if self.stop.is_set():
                     break
                 with self._lock:
@@ -218,7 +221,7 @@ class Agent:
             self.heartbeat()
             self.stop.wait(self.heartbeat_interval)
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, stopping: bool = False) -> None:
         snapshot = self.state.snapshot()
         last_run = snapshot["sync"].get("last_run") or {}
         recent_error = any(
@@ -226,6 +229,8 @@ class Agent:
             for e in snapshot["errors"][-3:]
         )
         state = "syncing" if self._syncing else ("error" if recent_error else "idle")
+        if stopping:
+            state = "stopped"
         with self._lock:
             in_flight = self._in_flight
         detail = {
@@ -269,11 +274,20 @@ class Agent:
                     "last_heartbeat_error": "",
                 }
             )
-        wanted = answer.get("sync")
-        if wanted in (FULL, DELTA):
-            self.request_sync(str(wanted))
+        self._asked_to_sync(str(answer.get("sync")), str(answer.get("sync_request") or ""))
 
     # Sync.
+
+    def _asked_to_sync(self, mode: str, request_id: str) -> None:
+        """A sync an administrator asked for, told by the long poll and by heartbeats until the
+        service sees it begun: acted on once per request."""
+        if mode not in (FULL, DELTA) or not request_id:
+            return
+        with self._lock:
+            if request_id == self._sync_seen:
+                return
+            self._sync_seen = request_id
+        self.request_sync(mode)
 
     def request_sync(self, mode: str) -> None:
         with self._lock:

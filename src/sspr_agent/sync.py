@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from queue import Full, Queue
 from typing import Any
 
 from sspr_agent.channel import Channel, ChannelError
 from sspr_agent.config import StateStore
 from sspr_agent.directory.base import Directory, Page
-from sspr_protocol.messages import SyncBatch
+from sspr_protocol.messages import SyncBatch, fields_of
 
 log = logging.getLogger("sspr_agent.sync")
 
@@ -87,6 +88,47 @@ def chunks(pages: Iterable[Page], limit: int = BATCH_MAX) -> Iterator[Page]:
                 groups=[x for k, x in part if k == "g"],
                 deleted_anchors=[x for k, x in part if k == "d"],
             )
+
+
+def read_ahead(pages: Iterable[Page], depth: int = 2) -> Iterator[Page]:
+    """The same pages, read in a thread up to `depth` pages ahead: the directory is read while
+    the service applies the previous page. An error of the read is raised here, in order; when
+    the consumer stops early the reader stops at its next page."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    abandoned = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not abandoned.is_set():
+            try:
+                queue.put(item, timeout=0.2)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    return
+        except Exception as exc:  # noqa: BLE001 - raised again by the consumer, in order
+            put(("error", exc))
+            return
+        put(("end", None))
+
+    reader = threading.Thread(target=read, name="sspr-agent-sync-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        abandoned.set()
+        reader.join(timeout=5)
 
 
 def _with_last(items: Iterable[Page]) -> Iterator[tuple[Page, bool]]:
@@ -216,14 +258,14 @@ class Syncer:
         if full:
             pages = _nonempty_or_one(pages)  # a full sync always ends with a final batch
         try:
-            for page, last in _with_last(pages):
+            for page, last in _with_last(read_ahead(pages)):
                 if self._stop.is_set():
                     raise SyncInterrupted
                 batch = SyncBatch(
                     sync_id=report.sync_id,
                     mode=report.mode,
-                    users=[asdict(u) for u in page.users],
-                    groups=[asdict(g) for g in page.groups],
+                    users=[fields_of(u) for u in page.users],
+                    groups=[fields_of(g) for g in page.groups],
                     deleted_anchors=list(page.deleted_anchors),
                     cursor=final_cursor if last else between_cursor,
                     final=full and last,

@@ -310,7 +310,7 @@ class FakeService:
                     return 200, {}
                 if path == "/api/v1/agent/heartbeats":
                     service.heartbeats.append(data)
-                    return 200, {"sync": service.heartbeat_answer}
+                    return 200, {"sync": service.heartbeat_answer, "sync_request": "r1"}
                 if path == "/api/v1/agent/sync":
                     service.batches.append(data)
                     errors = [
@@ -733,6 +733,10 @@ class TestSync:
         assert agent._sync_request == FULL and agent._sync_wake.is_set()
         (beat,) = service.heartbeats
         assert beat["state"] == "idle" and "writeback" in beat["capabilities"]
+        # Told again (the service has not seen the sync begin yet): not a second sync.
+        agent._sync_request = None
+        agent.heartbeat()
+        assert agent._sync_request is None
 
 
 class TestRunAndStatus:
@@ -769,6 +773,7 @@ class TestRunAndStatus:
         assert service.auth_failures == []
         out = capsys.readouterr().out
         assert "sync full" in out and "3 objects" in out and "stopped" in out
+        assert service.heartbeats[-1]["state"] == "stopped"  # the service stops counting on it
 
         assert cli.main(["status", "--config", str(config.path)]) == 0
         status = capsys.readouterr().out
@@ -856,3 +861,16 @@ class TestNoSecrets:
         assert config.sign_private_key not in text and config.box_private_key not in text
         assert BIND_PASSWORD not in text
         assert asdict(config.directory_config())["bind_password"] == BIND_PASSWORD
+
+    def test_the_default_policy_entry_named_in_the_config_reaches_the_directory(
+        self, config: AgentConfig
+    ) -> None:
+        assert config.directory_config().default_policy_dn == ""  # found by the agent
+        data = json.loads(config.path.read_text())
+        data["directory"]["default_policy_dn"] = "cn=default,ou=policies,dc=example,dc=test"
+        config.path.write_text(json.dumps(data))
+        again = AgentConfig.load(config.path)
+        wanted = "cn=default,ou=policies,dc=example,dc=test"
+        assert again.directory_config().default_policy_dn == wanted
+        again.save()
+        assert json.loads(config.path.read_text())["directory"]["default_policy_dn"] == wanted

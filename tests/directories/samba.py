@@ -294,8 +294,9 @@ class SambaDC:
         self.smb_conf.write_text(text)
 
     def _make_certificates(self) -> None:
-        local_tls.issue(self.tls_dir, f"{self.realm} test CA", self.host,
-                        [self.ip, self.host, "localhost"])
+        local_tls.issue(
+            self.tls_dir, f"{self.realm} test CA", self.host, [self.ip, self.host, "localhost"]
+        )
 
     def _set_domain_password_policy(self) -> None:
         """minPwdAge 0 (change right after a reset) and the lockout settings, once per DC."""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.directories.samba import SambaDC
+from tests.secrets_scan import every_log_record as every_log_record
 
 
 @pytest.fixture(scope="session")

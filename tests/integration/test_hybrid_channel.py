@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import secrets
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +37,7 @@ from sspr.hybrid.status import UP_AND_RUNNING
 from sspr_protocol.messages import CommandKind, Result, Target, canonical
 from tests.conftest import Api
 from tests.integration.test_admin_policy_page import browser, csrf_token
+from tests.secrets_scan import assert_not_logged
 
 NEW_PASSWORD = "Quartz-Meadow-6142"  # the password that travels to the agent
 TARGET = Target(
@@ -327,7 +326,7 @@ class TestEnrolment:
 class TestSignedRequests:
     def test_a_signed_request_is_accepted(self, enrolled: Callable[..., TestAgent]) -> None:
         agent = enrolled()
-        assert agent.heartbeat() == {"sync": "none"}
+        assert agent.heartbeat() == {"sync": "none", "sync_request": ""}
         assert Agent.objects.get(pk=agent.agent_id).last_seen_at is not None
 
     def test_a_signature_by_another_key_is_refused(
@@ -391,23 +390,6 @@ class TestSignedRequests:
         assert refused.json()["code"] == "agent_unauthenticated"
 
 
-@pytest.fixture
-def every_log_record(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """caplog at DEBUG for every logger, those that do not propagate included."""
-    caplog.set_level(logging.DEBUG)
-    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
-    for logger in loggers:
-        caplog.set_level(logging.DEBUG, logger=logger.name)
-    isolated = [logger for logger in loggers if not logger.propagate]
-    for logger in isolated:
-        logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        for logger in isolated:
-            logger.removeHandler(caplog.handler)
-
-
 def database_text() -> Iterator[tuple[str, str]]:
     """(table, value) for every value of every column of every table."""
     with connection.cursor() as cursor:
@@ -459,11 +441,7 @@ class TestCommands:
         values = list(database_text())
         assert any(TARGET.dn in value for _, value in values)  # the scan does see commands
         assert [table for table, value in values if NEW_PASSWORD in value] == []
-        for record in every_log_record.records:
-            text = "\n".join([record.getMessage(), repr(vars(record))])
-            if record.exc_info:
-                text += "".join(traceback.format_exception(*record.exc_info))
-            assert NEW_PASSWORD not in text
+        assert_not_logged(every_log_record.records, {"new password": NEW_PASSWORD})
         assert any("agent_command_answered" in r.getMessage() for r in every_log_record.records)
 
     def test_the_directorys_refusal_comes_back_as_it_is(
@@ -630,6 +608,19 @@ class TestStatus:
         assert "UTC (12 minutes ago)." in listing["status"]
         assert "Cannot reach" in listing["status"]  # its last error, with when
         assert listing["agents"][0]["state"] == "offline"
+
+    def test_an_agent_that_says_it_stops_gets_no_more_work_at_once(
+        self, enrolled: Callable[..., TestAgent], admin_api: Api, tenant: Tenant
+    ) -> None:
+        agent = enrolled()
+        agent.heartbeat("stopped")
+        listing = admin_api.call("GET", "/tenants/contoso/agents").json()
+        assert listing["healthy"] is False and listing["agents"][0]["state"] == "stopped"
+        assert listing["status"].startswith("Your on-premises writeback client was stopped at ")
+        with pytest.raises(AgentUnavailable):  # not queued for an agent that is gone
+            commands.run(tenant, CommandKind.PING, Target(anchor="", dn=""), {}, {}, timeout=1)
+        agent.heartbeat()  # started again
+        assert admin_api.call("GET", "/tenants/contoso/agents").json()["healthy"] is True
 
     def test_the_admin_page_shows_agents_and_makes_tokens(
         self,

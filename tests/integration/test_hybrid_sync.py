@@ -6,6 +6,7 @@ what it did not see; batches are idempotent and the cursor moves only with an ap
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -209,6 +210,33 @@ class TestDeltaSync:
         ann.refresh_from_db()
         assert ann.upn == "ann.archer@contoso.com"
 
+    def test_names_passed_along_in_one_page_follow_the_page_order(
+        self, tenant: Tenant, send: Callable[..., dict[str, Any]]
+    ) -> None:
+        full_sync(send, "s1")
+        # ben moves to a new name, then ann takes ben's old one: only in this order does it work,
+        # which one bulk statement cannot promise; the page is then applied record by record.
+        report = send(
+            "d1",
+            mode="delta",
+            users=[
+                user(U2, "ben", upn="benjamin@contoso.com"),
+                user(U1, "ann", upn="ben@contoso.com"),
+            ],
+        )
+        assert report["errors"] == [] and counts(report) == (0, 2, 0, 0)
+        upns = dict(User.objects.filter(tenant=tenant).values_list("on_prem_anchor", "upn"))
+        assert upns[U1] == "ben@contoso.com" and upns[U2] == "benjamin@contoso.com"
+
+    def test_a_record_refused_in_a_full_sync_is_not_deleted_at_its_end(
+        self, tenant: Tenant, send: Callable[..., dict[str, Any]]
+    ) -> None:
+        full_sync(send, "s1")
+        send("s2", **FIRST_PAGE)
+        report = send("s2", users=[user(U3, "cat", upn="not a name")], final=True)
+        assert report["errors"][0]["code"] == "invalid_upn" and report["deleted"] == 0
+        assert User.objects.get(on_prem_anchor=U3).upn == "cat@contoso.com"
+
     def test_an_object_twice_in_one_page_is_one_object(
         self, tenant: Tenant, send: Callable[..., dict[str, Any]]
     ) -> None:
@@ -289,10 +317,35 @@ class TestResuming:
         admin = admin_api_for()
         asked = admin.call("POST", "/tenants/contoso/sync-requests", {"mode": "full"})
         assert asked.status_code == 202
-        assert agent.heartbeat() == {"sync": "full"}
+        told = agent.heartbeat()
+        assert told["sync"] == "full" and told["sync_request"]
         assert state()["mode"] == "full"
         send("s2", **FIRST_PAGE)
-        assert agent.heartbeat() == {"sync": "none"}
+        assert agent.heartbeat() == {"sync": "none", "sync_request": ""}
+
+    @pytest.mark.django_db(transaction=True)  # the long poll runs in its own thread
+    def test_a_long_poll_tells_the_agent_of_a_sync_asked_for_once(
+        self, agent: TestAgent, admin_api_for: Callable[[], Api]
+    ) -> None:
+        admin = admin_api_for()
+        answers: list[dict[str, Any]] = []
+
+        def poll(seen: str = "") -> dict[str, Any]:
+            response = agent.call("GET", f"/agent/commands?wait=20&sync_seen={seen}")
+            assert response.status_code == 200, response.content
+            return dict(response.json())
+
+        waiting = threading.Thread(target=lambda: answers.append(poll()))
+        waiting.start()
+        time.sleep(0.3)  # the poll is waiting (if not yet, it finds the request at once)
+        asked = admin.call("POST", "/tenants/contoso/sync-requests", {"mode": "full"})
+        assert asked.status_code == 202
+        waiting.join(20)
+        [answer] = answers
+        # Answered before its 20 s were up: woken by the request, not by a timer.
+        assert answer["commands"] == [] and answer["sync"] == "full" and answer["sync_request"]
+        again = agent.call("GET", f"/agent/commands?wait=0&sync_seen={answer['sync_request']}")
+        assert again.json()["sync"] == "full"  # still pending: the agent already acts on it
 
 
 @pytest.fixture

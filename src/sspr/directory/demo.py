@@ -72,8 +72,13 @@ def ensure_demo() -> tuple[Tenant, bool]:
     # Email registered for everyone, so that a reset can be tried at once (codes land in the
     # outbox); the administrators' second gate is theirs to register.
     for user in User.objects.filter(tenant=tenant):
-        RegisteredMethod.objects.create(user=user, method="email", value=user.mail,
-                                        state=RegisteredMethod.State.ACTIVE,
-                                        verified_at=timezone.now(), confirmed_at=timezone.now())
+        RegisteredMethod.objects.create(
+            user=user,
+            method="email",
+            value=user.mail,
+            state=RegisteredMethod.State.ACTIVE,
+            verified_at=timezone.now(),
+            confirmed_at=timezone.now(),
+        )
     update_policy(tenant, {"enabled_for": "all"}, actor="sspr demo")
     return tenant, True

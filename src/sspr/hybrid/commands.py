@@ -7,8 +7,9 @@ is one conditional UPDATE, so two agents, or an agent and the waiting request, c
 win: a claimed command whose agent stops heart-beating goes back to the queue, a started one is
 never handed out again, and a result that comes after the command ended is refused.
 
-The waiting request polls the database (every 50 ms, one short read each time), which works the
-same on SQLite and PostgreSQL and across app processes.
+Nobody polls the queue in a tight loop: the agents' long polls and the waiting request sleep
+until `sspr.hybrid.wakeup` announces a change, looking at the database again then (and at a
+fallback interval, for an announcement that could not reach them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nacl.public import PublicKey, SealedBox
 
 from sspr.directory.models import Tenant
 from sspr.errors import Conflict, DomainError
+from sspr.hybrid import wakeup
 from sspr.hybrid.models import Agent, Command
 from sspr.hybrid.signing import b64, sign_command, unb64
 from sspr_protocol import messages
@@ -40,7 +42,7 @@ LIVE_SECONDS = 90  # an agent heard from (heartbeat) this recently is live
 STALE_CLAIM_SECONDS = 2
 GRACE_SECONDS = 2.0  # the waiting request waits this long after a command's expiry
 ORPHAN_SECONDS = 60  # past expiry, a command nobody waits for any more is swept up
-POLL_SECONDS = 0.05
+FALLBACK_SECONDS = 0.5  # the waiting request's look without an announcement
 NO_ANSWER = "no_answer"  # recorded when a started command never answered
 
 # What an agent must offer to be given each kind of command.
@@ -87,12 +89,18 @@ class CommandEnded(Conflict):
 
 
 def live_agents(tenant: Tenant, capability: str | None = None) -> list[Agent]:
-    """The tenant's agents that heart-beat in the last 90 s and offer `capability`."""
+    """The tenant's agents that heart-beat in the last 90 s, did not say they stopped, and
+    offer `capability`."""
     since = timezone.now() - timedelta(seconds=LIVE_SECONDS)
     agents = Agent.objects.filter(
         tenant=tenant, revoked_at__isnull=True, last_heartbeat_at__gte=since
     ).order_by("-last_heartbeat_at")
-    return [a for a in agents if capability is None or capability in a.capabilities]
+    return [
+        a
+        for a in agents
+        if (capability is None or capability in a.capabilities)
+        and a.last_heartbeat.get("state") != "stopped"
+    ]
 
 
 def _seal(agent: Agent, secrets: dict[str, str]) -> dict[str, str]:
@@ -121,7 +129,7 @@ def enqueue(
         # would hold the write lock they need to claim it).
         raise RuntimeError("commands are queued outside transactions")
     now = timezone.now()
-    return Command.objects.create(
+    command = Command.objects.create(
         tenant=tenant,
         kind=CommandKind(kind).value,
         idempotency_key=random.token_hex(16),
@@ -131,6 +139,8 @@ def enqueue(
         issued_at=now,
         expires_at=now + timedelta(seconds=timeout),
     )
+    wakeup.announce(wakeup.agents_topic(tenant.pk))
+    return command
 
 
 def _answered(command_id: str) -> Result | None:
@@ -163,14 +173,16 @@ def run(
     log.info(
         "agent_command_queued tenant=%s command=%s kind=%s", tenant.slug, command.pk, command.kind
     )
-    while True:
-        result = _answered(command.pk)
-        if result is not None:
-            break
-        if time.monotonic() >= deadline:
-            result = _give_up(command)
-            break
-        time.sleep(POLL_SECONDS)
+    with wakeup.listening(wakeup.command_topic(command.pk)) as ended:
+        while True:
+            result = _answered(command.pk)
+            if result is not None:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                result = _give_up(command)
+                break
+            ended.wait(min(left, FALLBACK_SECONDS))
     log.info(
         "agent_command_answered tenant=%s command=%s kind=%s outcome=%s ms=%d",
         tenant.slug,
@@ -245,8 +257,7 @@ def sweep(tenant_id: int) -> None:
             tenant_id=tenant_id,
             state=Command.State.CLAIMED,
             claimed_at__lt=now - timedelta(seconds=STALE_CLAIM_SECONDS),
-        )
-        .values_list("pk", "claimed_by_id")
+        ).values_list("pk", "claimed_by_id")
     )
     for pk, agent_id in abandoned:
         # Only if still claimed by the same silent agent: it may have started meanwhile.
@@ -254,6 +265,7 @@ def sweep(tenant_id: int) -> None:
             pk=pk, state=Command.State.CLAIMED, claimed_by_id=agent_id
         ).update(state=Command.State.QUEUED, claimed_by=None, claimed_at=None):
             log.info("agent_command_requeued command=%s from_agent=%s", pk, agent_id)
+            wakeup.announce(wakeup.agents_topic(tenant_id))
     # Normally the waiting request ends its command; these were left by one that died.
     orphaned = now - timedelta(seconds=ORPHAN_SECONDS)
     for pk, state in Command.objects.filter(
@@ -328,6 +340,7 @@ def finish(agent: Agent, result: Result) -> Command.State:
             "This command has already ended (it expired or was answered) or is not this "
             "agent's; the result was not recorded."
         )
+    wakeup.announce(wakeup.command_topic(result.command_id))
     log.info(
         "agent_command_finished command=%s agent=%s outcome=%s",
         result.command_id,

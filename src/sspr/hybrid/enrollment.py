@@ -22,6 +22,7 @@ from nacl.signing import VerifyKey
 from sspr.audit.events import record
 from sspr.directory.models import Tenant, User
 from sspr.errors import DomainError, InvalidValue
+from sspr.hybrid import wakeup
 from sspr.hybrid.models import Agent, Command, EnrollmentToken
 from sspr.hybrid.signing import unb64
 
@@ -164,6 +165,7 @@ def revoke(agent: Agent, actor: User | str | None = None) -> Agent:
         Command.objects.filter(claimed_by=agent, state=Command.State.CLAIMED).update(
             state=Command.State.QUEUED, claimed_by=None, claimed_at=None
         )
+        wakeup.announce(wakeup.agents_topic(agent.tenant_id))
         record(agent.tenant, REVOKE_AGENT, actor=actor, target=agent.name, agent_id=agent.pk)
         log.info("agent_revoked tenant=%s agent=%s", agent.tenant.slug, agent.pk)
     agent.refresh_from_db()

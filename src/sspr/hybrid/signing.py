@@ -15,6 +15,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -28,6 +29,7 @@ from sspr.hybrid.models import Agent, ServiceKey
 from sspr_protocol.messages import Command, canonical
 
 TIMESTAMP_WINDOW = 300  # seconds either side of our clock
+LAST_SEEN_PRECISION = timedelta(seconds=10)
 # A nonce must be remembered for as long as its timestamp could still be accepted.
 NONCE_TTL = 2 * TIMESTAMP_WINDOW + 60
 
@@ -147,5 +149,9 @@ def verify_request(
         raise AgentUnauthenticated("The request's signature does not verify.") from None
     if not cache.add(f"sspr:agent-nonce:{agent_id}:{nonce}", 1, timeout=NONCE_TTL):
         raise AgentUnauthenticated("This request was already received once (nonce seen before).")
-    Agent.objects.filter(pk=agent.pk).update(last_seen_at=timezone.now())
+    seen = timezone.now()
+    if agent.last_seen_at is None or seen - agent.last_seen_at > LAST_SEEN_PRECISION:
+        # A write per request would put every call of a busy agent behind the database's
+        # write lock (SQLite has one); the admin page shows minutes, not seconds.
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=seen)
     return agent

@@ -40,9 +40,16 @@ def record_heartbeat(agent: Agent, heartbeat: Heartbeat) -> None:
     Agent.objects.filter(pk=agent.pk).update(**changes)
 
 
+def _stopped(agent: Agent) -> bool:
+    """The agent said goodbye (a clean stop): not live, whatever its last heartbeat's age."""
+    return agent.last_heartbeat.get("state") == "stopped"
+
+
 def _live(agent: Agent, now: datetime) -> bool:
-    return agent.last_heartbeat_at is not None and agent.last_heartbeat_at >= now - timedelta(
-        seconds=LIVE_SECONDS
+    return (
+        agent.last_heartbeat_at is not None
+        and agent.last_heartbeat_at >= now - timedelta(seconds=LIVE_SECONDS)
+        and not _stopped(agent)
     )
 
 
@@ -113,7 +120,9 @@ def status(tenant: Tenant) -> Status:
     latest = max(heard, key=lambda a: a.last_heartbeat_at or now)
     assert latest.last_heartbeat_at is not None
     message = (
-        "Your on-premises writeback client has not been heard from since "
+        f"Your on-premises writeback client was stopped at {when(latest.last_heartbeat_at, now)}."
+        if _stopped(latest)
+        else "Your on-premises writeback client has not been heard from since "
         f"{when(latest.last_heartbeat_at, now)}."
     )
     if len(agents) > 1:
@@ -146,7 +155,7 @@ class AgentSummary:
     directory_kind: str
     agent_version: str
     capabilities: list[str]
-    state: str  # "online", "error", "offline", "never connected", "revoked"
+    state: str  # "online", "error", "offline", "stopped", "never connected", "revoked"
     activity: str  # what the agent last said it was doing: "idle", "syncing", "error"
     created_at: datetime
     last_seen_at: datetime | None
@@ -162,7 +171,7 @@ def _state(agent: Agent, now: datetime) -> str:
     if agent.last_heartbeat_at is None:
         return "never connected"
     if not _live(agent, now):
-        return "offline"
+        return "stopped" if _stopped(agent) else "offline"
     return "error" if _reports_error(agent) else "online"
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from sspr.directory.identifiers import validate_upn
 from sspr.directory.models import Group, Source, Tenant, User
 from sspr.errors import DomainError, InvalidValue
+from sspr.hybrid.bulk_insert import insert_rows
 from sspr.hybrid.models import SyncedGroup, SyncedUser, SyncState
 from sspr.hybrid.sync_state import record_progress
 from sspr_protocol.messages import GroupRecord, SyncBatch, UserRecord
@@ -96,6 +97,16 @@ def _timestamp(value: Any) -> datetime | None:
         raise InvalidValue("password_last_set is a Unix time in seconds.") from None
 
 
+@dataclass
+class _UserPlan:
+    """What one user record will write: its values, onto its existing row or a new one."""
+
+    record: UserRecord
+    state: SyncedUser | None
+    values: dict[str, Any]
+    locked_out: bool
+
+
 class _Batch:
     """One batch being applied: what it saw, what it touched, what it reports."""
 
@@ -121,6 +132,12 @@ class _Batch:
     # -- users ---------------------------------------------------------------------------
 
     def users(self, raw: list[Any]) -> None:
+        """Plan every record in Python, then write the page in a handful of bulk statements.
+
+        A conflict the plan could not foresee (a name taken in between, or a rename that only
+        works in the page's order) undoes the bulk write; the page is then written one record
+        at a time so that only the offending record is refused.
+        """
         records: list[UserRecord] = []
         for data in raw:
             try:
@@ -131,7 +148,46 @@ class _Batch:
                 continue
             assert isinstance(item, UserRecord)
             records.append(item)
-        anchors = [r.anchor for r in records]
+        known = self._known_users([r.anchor for r in records])
+        holders = self._upn_holders(records)
+        plans: dict[str, _UserPlan] = {}  # by anchor: the same anchor twice, the last wins
+        for r in records:
+            state = known.get(r.anchor)
+            try:
+                values = self._user_values(r, holders)
+            except DomainError as refused:
+                self.report.error(r.anchor, r.dn, refused.code, refused.message)
+                continue
+            before = plans.get(r.anchor)
+            previous = before.values["upn"] if before else state.user.upn if state else None
+            if previous is not None and holders.get(previous) == (r.anchor, Source.SYNCED):
+                del holders[previous]
+            holders[values["upn"]] = (r.anchor, Source.SYNCED)
+            plans[r.anchor] = _UserPlan(r, state, values, bool(r.locked_out))
+        try:
+            with transaction.atomic():
+                self._write_users(list(plans.values()))
+        except IntegrityError:
+            for plan in plans.values():
+                try:
+                    with transaction.atomic():
+                        self._write_users([plan])
+                except IntegrityError:
+                    upn = plan.values["upn"]
+                    self.report.error(
+                        plan.record.anchor,
+                        plan.record.dn,
+                        "conflict",
+                        f"The name {upn} or the anchor is already taken.",
+                    )
+        # Seen even when refused: a record this sync could not take is not a deleted one.
+        seen = [state.pk for state in known.values()]
+        for chunk_ids in range(0, len(seen), _CHUNK):
+            SyncedUser.objects.filter(pk__in=seen[chunk_ids : chunk_ids + _CHUNK]).exclude(
+                last_seen_sync=self.batch.sync_id
+            ).update(last_seen_sync=self.batch.sync_id)
+
+    def _known_users(self, anchors: list[str]) -> dict[str, SyncedUser]:
         known: dict[str, SyncedUser] = {}
         for chunk in _chunks(anchors):
             for state in SyncedUser.objects.filter(
@@ -139,41 +195,35 @@ class _Batch:
             ).select_related("user"):
                 known[state.anchor] = state
         # Synced users without a sync row (created before it existed): adopt them.
-        missing = [a for a in anchors if a not in known]
-        for chunk in _chunks(missing):
+        adopted = []
+        for chunk in _chunks([a for a in anchors if a not in known]):
             for user in User.objects.filter(
                 tenant=self.tenant, source=Source.SYNCED, on_prem_anchor__in=chunk
             ):
-                known[user.on_prem_anchor] = SyncedUser.objects.create(
-                    user=user, tenant=self.tenant, anchor=user.on_prem_anchor
+                adopted.append(
+                    SyncedUser(user=user, tenant=self.tenant, anchor=user.on_prem_anchor)
                 )
-        upns: dict[str, int] = {}
+        for state in SyncedUser.objects.bulk_create(adopted):
+            known[state.anchor] = state
+        return known
+
+    def _upn_holders(self, records: list[UserRecord]) -> dict[str, tuple[str, str]]:
+        """Who holds each name the page asks for: upn -> (on-premises anchor, source)."""
         wanted = []
         for r in records:
             try:
                 wanted.append(validate_upn(str(r.upn)))
             except DomainError:
                 continue
+        holders: dict[str, tuple[str, str]] = {}
         for chunk in _chunks(wanted):
-            upns.update(
-                User.objects.filter(tenant=self.tenant, upn__in=chunk).values_list("upn", "pk")
-            )
-        seen: list[int] = []
-        for r in records:
-            current = known.get(r.anchor)
-            if current is not None:
-                seen.append(current.pk)
-            try:
-                # The same anchor twice in one page: the second record updates the first.
-                known[r.anchor] = self._user(r, current, upns)
-            except DomainError as refused:
-                self.report.error(r.anchor, r.dn, refused.code, refused.message)
-        for chunk_ids in range(0, len(seen), _CHUNK):
-            SyncedUser.objects.filter(pk__in=seen[chunk_ids : chunk_ids + _CHUNK]).exclude(
-                last_seen_sync=self.batch.sync_id
-            ).update(last_seen_sync=self.batch.sync_id)
+            for upn, anchor, source in User.objects.filter(
+                tenant=self.tenant, upn__in=chunk
+            ).values_list("upn", "on_prem_anchor", "source"):
+                holders[upn] = (anchor, source)
+        return holders
 
-    def _user(self, r: UserRecord, state: SyncedUser | None, upns: dict[str, int]) -> SyncedUser:
+    def _user_values(self, r: UserRecord, holders: dict[str, tuple[str, str]]) -> dict[str, Any]:
         try:
             upn = validate_upn(str(r.upn))
         except InvalidValue:
@@ -182,9 +232,9 @@ class _Batch:
                 f"'{str(r.upn)[:113]}' is not a valid user name (user principal name); the "
                 "account was not synchronised.",
             ) from None
-        holder = upns.get(upn)
-        if holder is not None and (state is None or holder != state.pk):
-            cloud = User.objects.filter(pk=holder, source=Source.CLOUD).exists()
+        holder = holders.get(upn)
+        if holder is not None and holder != (r.anchor, Source.SYNCED):
+            cloud = holder[1] == Source.CLOUD
             raise _Refused(
                 "upn_conflict",
                 f"{'A cloud' if cloud else 'Another synchronised'} user already holds the name "
@@ -202,7 +252,7 @@ class _Batch:
                     f"'{mail}' is not an email address; it was left out.",
                 )
                 mail = ""
-        values: dict[str, Any] = {
+        return {
             "upn": upn,
             "display_name": _text(r.display_name, 256) or upn.split("@")[0],
             "given_name": _text(r.given_name, 64),
@@ -214,46 +264,64 @@ class _Batch:
             "on_prem_dn": _text(r.dn, 1024),
             "password_last_set": _timestamp(r.password_last_set),
         }
-        locked_out = bool(r.locked_out)
-        if state is None:
-            user = User(tenant=self.tenant, source=Source.SYNCED, on_prem_anchor=r.anchor, **values)
-            try:
-                with transaction.atomic():
-                    user.save()
-                    created = SyncedUser.objects.create(
-                        user=user,
-                        tenant=self.tenant,
-                        anchor=r.anchor,
-                        last_seen_sync=self.batch.sync_id,
-                        locked_out=locked_out,
-                    )
-            except IntegrityError:
-                raise _Refused(
-                    "conflict", f"The name {upn} or the anchor is already taken."
-                ) from None
-            upns[upn] = user.pk
-            self.new_objects = True
-            self.count("user", user.pk, "created")
-            return created
-        user = state.user
-        changed = [name for name in _USER_FIELDS if getattr(user, name) != values[name]]
+
+    def _write_users(self, plans: list[_UserPlan]) -> None:
+        """Renames first (they may free names that new users take), then the new users."""
+        changed: list[User] = []
+        fields: set[str] = set()
+        relocked: list[SyncedUser] = []
+        created: list[_UserPlan] = []
+        for plan in plans:
+            state = plan.state
+            if state is None:
+                created.append(plan)
+                continue
+            names = [n for n in _USER_FIELDS if getattr(state.user, n) != plan.values[n]]
+            if names:
+                changed.append(User(pk=state.pk, **plan.values))
+                fields.update(names)
+            if state.locked_out != plan.locked_out:
+                relocked.append(SyncedUser(pk=state.pk, locked_out=plan.locked_out))
         if changed:
-            previous = user.upn
-            for name in changed:
-                setattr(user, name, values[name])
-            try:
-                with transaction.atomic():
-                    user.save(update_fields=changed)
-            except IntegrityError:
-                raise _Refused("conflict", f"The name {upn} is already taken.") from None
-            upns.pop(previous, None)
-            upns[upn] = user.pk
-        if state.locked_out != locked_out:
-            SyncedUser.objects.filter(pk=state.pk).update(locked_out=locked_out)
-            state.locked_out = locked_out
-            changed.append("locked_out")
-        self.count("user", user.pk, "updated" if changed else "unchanged")
-        return state
+            User.objects.bulk_update(changed, sorted(fields))
+        if relocked:
+            SyncedUser.objects.bulk_update(relocked, ["locked_out"])
+        if created:
+            insert_rows(
+                User,
+                [
+                    User(
+                        tenant=self.tenant,
+                        source=Source.SYNCED,
+                        on_prem_anchor=plan.record.anchor,
+                        **plan.values,
+                    )
+                    for plan in created
+                ],
+            )
+        new_ids = _user_ids(self.tenant, [plan.record.anchor for plan in created])
+        insert_rows(
+            SyncedUser,
+            [
+                SyncedUser(
+                    user_id=new_ids[plan.record.anchor],
+                    tenant=self.tenant,
+                    anchor=plan.record.anchor,
+                    last_seen_sync=self.batch.sync_id,
+                    locked_out=plan.locked_out,
+                )
+                for plan in created
+            ],
+        )
+        # Counted only once written: a page written again one by one is counted then.
+        updated = {u.pk for u in changed} | {s.pk for s in relocked}
+        for plan in plans:
+            if plan.state is not None:
+                pk = plan.state.pk
+                self.count("user", pk, "updated" if pk in updated else "unchanged")
+        for pk in new_ids.values():
+            self.new_objects = True
+            self.count("user", pk, "created")
 
     # -- groups --------------------------------------------------------------------------
 
@@ -406,24 +474,8 @@ class _Batch:
                 states.setdefault(s.pk, s)
         for state in states.values():
             anchors = list(state.member_anchors)
-            users = (
-                dict(
-                    SyncedUser.objects.filter(tenant=self.tenant, anchor__in=anchors).values_list(
-                        "anchor", "pk"
-                    )
-                )
-                if anchors
-                else {}
-            )
-            groups = (
-                dict(
-                    SyncedGroup.objects.filter(tenant=self.tenant, anchor__in=anchors).values_list(
-                        "anchor", "pk"
-                    )
-                )
-                if anchors
-                else {}
-            )
+            users = _by_anchor(SyncedUser, self.tenant, anchors)
+            groups = _by_anchor(SyncedGroup, self.tenant, anchors)
             unresolved = [a for a in anchors if a not in users and a not in groups]
             changed = _set_members(
                 Group.members.through, "group_id", "user_id", state.pk, set(users.values())
@@ -439,6 +491,26 @@ class _Batch:
                 SyncedGroup.objects.filter(pk=state.pk).update(unresolved=unresolved)
             if changed:
                 self.count("group", state.pk, "updated")
+
+
+def _user_ids(tenant: Tenant, anchors: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in _chunks(anchors):
+        ids.update(
+            User.objects.filter(
+                tenant=tenant, source=Source.SYNCED, on_prem_anchor__in=chunk
+            ).values_list("on_prem_anchor", "pk")
+        )
+    return ids
+
+
+def _by_anchor(model: Any, tenant: Tenant, anchors: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(anchors):
+        found.update(
+            model.objects.filter(tenant=tenant, anchor__in=chunk).values_list("anchor", "pk")
+        )
+    return found
 
 
 def _set_members(through: Any, owner: str, member: str, pk: int, wanted: set[int]) -> bool:

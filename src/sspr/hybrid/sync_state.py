@@ -14,6 +14,7 @@ from django.utils import timezone
 from sspr.audit.events import record
 from sspr.directory.models import Tenant, User
 from sspr.errors import InvalidValue
+from sspr.hybrid import wakeup
 from sspr.hybrid.models import SyncState
 from sspr_protocol.messages import SyncBatch
 
@@ -113,10 +114,17 @@ def sync_state(tenant: Tenant) -> dict[str, str]:
     return {"mode": "delta", "cursor": state.cursor, "sync_id": ""}
 
 
-def requested(tenant: Tenant) -> str:
-    """The sync an administrator asked for and no sync has answered yet: none, delta, full."""
+def requested(tenant: Tenant) -> dict[str, str]:
+    """The sync an administrator asked for and no sync has answered yet.
+
+    `{"sync": "none|delta|full", "sync_request": ID}`: the agent acts once per ID. The request
+    stays pending until a batch of a sync started after it arrives, and an agent asked again in
+    that time must not run a second sync.
+    """
     state = SyncState.objects.filter(tenant=tenant).first()
-    return state.requested if state is not None else "none"
+    if state is None or state.requested == "none" or state.requested_at is None:
+        return {"sync": "none", "sync_request": ""}
+    return {"sync": state.requested, "sync_request": state.requested_at.isoformat()}
 
 
 def request_sync(tenant: Tenant, mode: str, actor: User | str | None = None) -> None:
@@ -129,6 +137,7 @@ def request_sync(tenant: Tenant, mode: str, actor: User | str | None = None) -> 
         state.requested_at = timezone.now()
         state.save(update_fields=["requested", "requested_at"])
         record(tenant, "Request on-premises directory sync", actor=actor, mode=mode)
+        wakeup.announce(wakeup.agents_topic(tenant.pk))  # the agents' long polls tell them
 
 
 def stats(tenant: Tenant) -> dict[str, Any]:

@@ -70,8 +70,12 @@ def notify_admin_reset(user: User) -> bool:
         user.notification_address,
         f"An administrator reset your {tenant.name} password",
         "messaging/admin_reset.txt",
-        {"user": user, "tenant": tenant, "when": timezone.now(),
-         "sign_in_url": f"{settings.BASE_URL}/t/{tenant.slug}/sign-in"},
+        {
+            "user": user,
+            "tenant": tenant,
+            "when": timezone.now(),
+            "sign_in_url": f"{settings.BASE_URL}/t/{tenant.slug}/sign-in",
+        },
     )
 
 

@@ -61,8 +61,11 @@ def rules_for(tenant: Tenant) -> list[PasswordRule]:
     if policy.check_banned:
         rules.append(BannedPasswordRule(get_policy(tenant).banned_passwords))
     if policy.check_breached:
-        rules.append(BreachedPasswordRule(online=policy.breached_online,
-                                          fail_closed=policy.breached_fail_closed))
+        rules.append(
+            BreachedPasswordRule(
+                online=policy.breached_online, fail_closed=policy.breached_fail_closed
+            )
+        )
     return rules
 
 
@@ -94,15 +97,22 @@ def violations(
 def evaluate(tenant: Tenant, password: str, context: PasswordContext) -> list[dict[str, Any]]:
     """Each rule with whether `password` meets it: the live feedback beside a password field."""
     return [
-        {"code": rule.code, "description": rule.describe(),
-         "met": not rule.check(password, context)}
+        {
+            "code": rule.code,
+            "description": rule.describe(),
+            "met": not rule.check(password, context),
+        }
         for rule in rules_for(tenant)
         if not isinstance(rule, NotCurrentPasswordRule)
     ]
 
 
 def check_new_password(
-    tenant: Tenant, user: User, password: str, *, forbid_current: bool = False,
+    tenant: Tenant,
+    user: User,
+    password: str,
+    *,
+    forbid_current: bool = False,
     entry: str = "change",
 ) -> None:
     """Raise PasswordRejected naming every rule the password breaks.
@@ -120,7 +130,8 @@ def check_new_password(
     if reported:
         codes = [v.code for v in reported]
         log.info("password_would_be_rejected entry=%s rules=%s", entry, ",".join(codes))
-        record(tenant, Activity.PASSWORD_WOULD_BE_REJECTED, target=user.upn, rules=codes,
-               entry=entry)
+        record(
+            tenant, Activity.PASSWORD_WOULD_BE_REJECTED, target=user.upn, rules=codes, entry=entry
+        )
     if enforced:
         raise PasswordRejected(enforced)

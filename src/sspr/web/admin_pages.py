@@ -35,7 +35,6 @@ from sspr.web.pages import SignedInView, signed_in
 SAVED_IMPACT = "sspr_admin_policy_saved"
 
 
-
 def _method_label(name: str) -> str:
     method = METHOD_CLASSES.get(name)
     return method.label if method is not None else name

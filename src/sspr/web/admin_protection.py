@@ -22,33 +22,48 @@ SAVED = "sspr_admin_protection_saved"
 class PasswordProtectionForm(forms.Form):
     preset = forms.ChoiceField(
         label="Start from",
-        choices=[("entra", "Entra-compatible: 8-256 characters, 3 of 4 character kinds"),
-                 ("nist", "NIST SP 800-63B-4: 15 or more characters, no composition rules"),
-                 ("custom", "Custom: the values below")],
+        choices=[
+            ("entra", "Entra-compatible: 8-256 characters, 3 of 4 character kinds"),
+            ("nist", "NIST SP 800-63B-4: 15 or more characters, no composition rules"),
+            ("custom", "Custom: the values below"),
+        ],
         widget=forms.RadioSelect,
     )
     min_length = forms.IntegerField(label="Minimum length", min_value=4, max_value=256)
     max_length = forms.IntegerField(label="Maximum length", min_value=64, max_value=1024)
     min_character_classes = forms.IntegerField(
         label="Character kinds required (lower-case, upper-case, digits, symbols; 0 = none)",
-        min_value=0, max_value=4)
-    forbid_account_name = forms.BooleanField(label="Refuse passwords containing the account name",
-                                             required=False)
+        min_value=0,
+        max_value=4,
+    )
+    forbid_account_name = forms.BooleanField(
+        label="Refuse passwords containing the account name", required=False
+    )
     check_banned = forms.BooleanField(label="Refuse common and banned passwords", required=False)
     banned_passwords = forms.CharField(
         label="Custom banned passwords, one per line (up to 1,000, each 4-16 characters)",
-        required=False, widget=forms.Textarea(attrs={"rows": 6, "cols": 30}))
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 30}),
+    )
     password_protection = forms.ChoiceField(
-        label="Mode", widget=forms.RadioSelect,
-        choices=[("enforce", "Enforce: refuse banned passwords"),
-                 ("audit", "Audit: accept them, and record that they would have been refused")])
-    check_breached = forms.BooleanField(label="Refuse passwords known from data breaches",
-                                        required=False)
+        label="Mode",
+        widget=forms.RadioSelect,
+        choices=[
+            ("enforce", "Enforce: refuse banned passwords"),
+            ("audit", "Audit: accept them, and record that they would have been refused"),
+        ],
+    )
+    check_breached = forms.BooleanField(
+        label="Refuse passwords known from data breaches", required=False
+    )
     breached_online = forms.BooleanField(
         label="Also ask Have I Been Pwned (only the first 5 characters of the password's SHA-1 "
-              "leave this server)", required=False)
+        "leave this server)",
+        required=False,
+    )
     breached_fail_closed = forms.BooleanField(
-        label="Refuse passwords while that online check cannot answer", required=False)
+        label="Refuse passwords while that online check cannot answer", required=False
+    )
 
     def __init__(self, *args: Any, read_only: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,16 +89,26 @@ def protection_page(request: HttpRequest, credential: Credential) -> HttpRespons
     can_manage = can_manage_policy(user.roles)
     current = as_dict(password_policy(tenant))
     initial = {**current, "banned_passwords": "\n".join(current["banned_passwords"])}
-    context: dict[str, Any] = {"tenant": tenant, "user": user, "section": "protection",
-                               "can_manage": can_manage, "error": "",
-                               "saved": request.session.pop(SAVED, False)}
+    context: dict[str, Any] = {
+        "tenant": tenant,
+        "user": user,
+        "section": "protection",
+        "can_manage": can_manage,
+        "error": "",
+        "saved": request.session.pop(SAVED, False),
+    }
     status = 200
-    form = PasswordProtectionForm(request.POST if request.method == "POST" else None,
-                                  initial=initial, read_only=not can_manage)
+    form = PasswordProtectionForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        read_only=not can_manage,
+    )
     if request.method == "POST":
         if not can_manage:
-            context["error"] = ("Only Global Administrators and Authentication Policy "
-                                "Administrators can change the password rules.")
+            context["error"] = (
+                "Only Global Administrators and Authentication Policy "
+                "Administrators can change the password rules."
+            )
             status = 403
         elif not form.is_valid():
             context["error"], status = "Some settings are not valid; nothing was saved.", 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import socket
 import ssl
 import threading
@@ -57,8 +58,17 @@ def open_directory(config: DirectoryConfig) -> Directory:
 
 
 # ------------------------------------------------------------------------------------- plumbing
+_DN_SPECIAL = re.compile(r'[\\"+#;<>]')
+
+
 def norm_dn(dn: str) -> str:
     """A DN in a form fit for comparing: attribute types and values lower-cased, no spacing."""
+    if not _DN_SPECIAL.search(dn):
+        # The common DN, without escapes, quotes or multi-valued names: no parser needed (a
+        # sync compares every member of every group by DN).
+        parts = [part.split("=", 1) for part in dn.split(",")]
+        if all(len(p) == 2 and p[0].strip() and p[1].strip() for p in parts):
+            return ",".join(f"{a.strip().lower()}={v.strip().lower()}" for a, v in parts)
     try:
         parts = parse_dn(dn, escape=False, strip=True)
     except LDAPException:

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from sspr.errors import DomainError, Forbidden, InvalidValue
-from sspr.hybrid import commands, enrollment, status, sync
+from sspr.hybrid import commands, enrollment, status, sync, wakeup
 from sspr.hybrid import sync_state as sync_progress  # a handler below is called sync_state
 from sspr.hybrid.models import Agent
 from sspr.hybrid.signing import AgentUnauthenticated, service_public_key, verify_request
@@ -23,7 +23,7 @@ from sspr_protocol import VERSION
 from sspr_protocol.messages import Heartbeat, Outcome, Result, SyncBatch
 
 SYNC_MAX_BODY = 16 * 1024 * 1024  # a sync page with large groups outgrows Django's 64 KiB
-POLL_INTERVAL = 0.1  # seconds between looks at the queue during a long poll
+FALLBACK_SECONDS = 1.0  # a long poll's look at the queue without an announcement
 MAX_WAIT = 30
 
 
@@ -121,32 +121,39 @@ class SignedCommand(Schema):
     signature: str
 
 
-class CommandsOut(Schema):
+class SyncRequested(Schema):
+    sync: str = Field(description="The sync an administrator asked for: none, delta or full")
+    sync_request: str = Field(description="The request's id; act once per id")
+
+
+class CommandsOut(SyncRequested):
     commands: list[SignedCommand]
 
 
 class PollQuery(Schema):
     wait: int = Field(default=0, ge=0, le=MAX_WAIT, description="Seconds to wait for work")
+    sync_seen: str = Field(
+        default="", max_length=64, description="The last sync request id this agent acted on"
+    )
 
 
 @router.get("/agent/commands", response={200: CommandsOut, 401: Error, 422: Error})
 def poll_commands(request: HttpRequest, query: Query[PollQuery]) -> dict[str, Any]:
     """Long poll: answers as soon as commands are queued for this agent (they are then claimed
-    by it), or with none after `wait` seconds."""
+    by it) or a sync it has not seen is asked for, or with neither after `wait` seconds."""
     agent = agent_of(request)
     deadline = time.monotonic() + query.wait
-    looks = 0
-    while True:
-        claimed = commands.claim(agent)
-        if claimed or time.monotonic() >= deadline:
-            return {"commands": claimed}
-        looks += 1
-        if (
-            looks % 10 == 0
-            and not Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).exists()
-        ):
-            raise AgentUnauthenticated("This agent was revoked.")
-        time.sleep(POLL_INTERVAL)
+    with wakeup.listening(wakeup.agents_topic(agent.tenant_id)) as changed:
+        while True:
+            claimed = commands.claim(agent)
+            asked = sync_progress.requested(agent.tenant)
+            news = asked["sync_request"] not in ("", query.sync_seen)
+            left = deadline - time.monotonic()
+            if claimed or news or left <= 0 or changed.closing:
+                return {"commands": claimed, **asked}
+            changed.wait(min(left, FALLBACK_SECONDS))
+            if not Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).exists():
+                raise AgentUnauthenticated("This agent was revoked.")
 
 
 class StartOut(Schema):
@@ -194,20 +201,19 @@ def post_result(request: HttpRequest, body: ResultIn) -> dict[str, str]:
 class HeartbeatIn(Schema):
     agent_version: Text = Field(max_length=32)
     capabilities: list[Text] = Field(default_factory=list, max_length=16)
-    state: Text = Field(description="idle, syncing or error", max_length=16)
+    state: Text = Field(
+        description="idle, syncing, error, or stopped (the last one, on a clean stop)",
+        max_length=16,
+    )
     detail: dict[str, Any] = Field(default_factory=dict)
     version: int = VERSION
 
 
-class HeartbeatOut(Schema):
-    sync: str = Field(description="The sync an administrator asked for: none, delta or full")
-
-
-@router.post("/agent/heartbeats", response={200: HeartbeatOut, 401: Error, 422: Error})
+@router.post("/agent/heartbeats", response={200: SyncRequested, 401: Error, 422: Error})
 def heartbeat(request: HttpRequest, body: HeartbeatIn) -> dict[str, str]:
     agent = agent_of(request)
     status.record_heartbeat(agent, _message(Heartbeat.load, body.dict()))
-    return {"sync": sync_progress.requested(agent.tenant)}
+    return sync_progress.requested(agent.tenant)
 
 
 class SyncStateOut(Schema):

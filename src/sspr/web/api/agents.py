@@ -127,7 +127,7 @@ class SyncRequestOut(Schema):
     response={202: SyncRequestOut, 401: Error, 403: Error, 404: Error, 422: Error},
 )
 def request_sync(request: HttpRequest, tenant: Text, body: SyncRequestIn) -> Status[Any]:
-    """Ask the agents for a full or delta sync; they learn of it at their next heartbeat."""
+    """Ask the agents for a full or delta sync; their long polls tell them at once."""
     scope, actor = _global_admin(request, tenant)
     sync_state.request_sync(scope, body.mode, actor)
-    return Status(202, {"requested": sync_state.requested(scope)})
+    return Status(202, {"requested": sync_state.requested(scope)["sync"]})

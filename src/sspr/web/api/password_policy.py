@@ -65,8 +65,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidValue("The request body is a JSON object of settings.")
     unknown = [k for k in body if k not in KEYS]
     if unknown:
-        raise InvalidValue(f"Unknown setting {', '.join(map(str, unknown))[:200]}.",
-                           field=str(unknown[0])[:64])
+        raise InvalidValue(
+            f"Unknown setting {', '.join(map(str, unknown))[:200]}.", field=str(unknown[0])[:64]
+        )
     return body
 
 
@@ -77,17 +78,31 @@ def show(request: HttpRequest, tenant: Text) -> dict[str, Any]:
     return as_dict(password_policy(scope))
 
 
-@router.patch("/tenants/{tenant}/password-policy", response={200: PasswordPolicyOut, **ERRORS},
-              openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-                  "type": "object", "additionalProperties": False,
-                  "properties": {k: {} for k in KEYS}}}}}})
+@router.patch(
+    "/tenants/{tenant}/password-policy",
+    response={200: PasswordPolicyOut, **ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {k: {} for k in KEYS},
+                    }
+                }
+            }
+        }
+    },
+)
 def change(request: HttpRequest, tenant: Text) -> dict[str, Any]:
     """Change the password rules: `preset` (entra, nist) fills in the rest; every key optional.
     Global and Authentication Policy Administrators only."""
     scope, actor = acting_admin(request, tenant)
     if not can_manage_policy(actor.roles):
-        raise Forbidden("Only Global and Authentication Policy Administrators may change the "
-                        "password rules.")
+        raise Forbidden(
+            "Only Global and Authentication Policy Administrators may change the password rules."
+        )
     return as_dict(update_password_policy(scope, _body(request), actor))
 
 
@@ -96,7 +111,10 @@ def check(request: HttpRequest, tenant: Text, body: CheckIn) -> dict[str, Any]:
     """Which password rules a password meets, for feedback while it is typed. Nothing is
     stored or logged; the answer is the same whether or not the user name exists."""
     scope = get_tenant(tenant)
-    take_all(scope, "password-check", [(limits.PASSWORD_CHECKS_PER_ADDRESS,
-                                        context.current().ip or "unknown")])
+    take_all(
+        scope,
+        "password-check",
+        [(limits.PASSWORD_CHECKS_PER_ADDRESS, context.current().ip or "unknown")],
+    )
     results = evaluate(scope, body.password, context_for_name(scope, body.username))
     return {"ok": all(r["met"] for r in results), "rules": results}

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from types import FrameType
 from typing import Any
 
 import uvicorn
 from django.core.management.base import CommandParser
 
 from sspr.cli.management.commands._base import SsprCommand
+from sspr.hybrid import wakeup
 
 
 def add_server_arguments(parser: CommandParser) -> None:
@@ -14,16 +16,27 @@ def add_server_arguments(parser: CommandParser) -> None:
     parser.add_argument("--workers", type=int, default=1)
 
 
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Agents' long polls would otherwise hold the stop for up to their 25 s.
+        wakeup.close()
+        super().handle_exit(sig, frame)
+
+
 def run_server(host: str, port: int, workers: int = 1) -> None:
-    uvicorn.run(
-        "sspr.asgi:application",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        proxy_headers=False,
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "proxy_headers": False,
+        "server_header": False,
+        # A reset waiting for its agent, at most; a stop never hangs on a client.
+        "timeout_graceful_shutdown": 12,
+    }
+    if workers > 1:
+        uvicorn.run("sspr.asgi:application", workers=workers, **options)
+    else:
+        _Server(uvicorn.Config("sspr.asgi:application", **options)).run()
 
 
 class Command(SsprCommand):
