@@ -160,29 +160,41 @@ class Executor:
                     f"refused: unknown command kind {command.kind[:40]!r}",
                 )
             )
+        # Only writes are journalled: a read (a sign-in's bind, a ping, a pre-check) is safe to
+        # repeat, and journalling every sign-in made the state file the bottleneck. The journal
+        # (a synced file write) and the service's `start` both must precede the directory
+        # write, not each other: they run side by side.
+        journal = bool(key) and kind not in READ_ONLY
+        journalled = threading.Thread(
+            target=self._state.journal_start, args=(key, command.id, kind.value)
+        )
+        if journal:
+            journalled.start()
         try:
             self._channel.start(command.id)
         except ChannelError as exc:
             # The service says the command ended (409), or cannot be told: either way the
-            # directory is not touched, and a result would be refused.
+            # directory is not touched, and a result would be refused. (A journal entry left
+            # "started" is never replayed: the service does not hand out an ended command.)
             log.warning("agent.command.not_started id=%s: %s", command.id, exc)
             self._state.record_error("writeback", f"command {command.id} not started: {exc}")
             return None
-        # Only writes are journalled: a read (a sign-in's bind, a ping, a pre-check) is safe to
-        # repeat, and journalling every sign-in made the state file the bottleneck.
-        journal = bool(key) and kind not in READ_ONLY
-        if journal:
-            self._state.journal_start(key, command.id, kind.value)
+        finally:
+            if journal:
+                journalled.join()
         began = time.monotonic()
         outcome = self._perform(kind, command)
         details: dict[str, Any] = {"duration_ms": round((time.monotonic() - began) * 1000)}
         result = Result(command.id, outcome.outcome, outcome.message, details)
-        if journal:
-            self._state.journal_done(key, command.id, kind.value, asdict(result))
         log.info(
             "agent.command.done id=%s kind=%s outcome=%s", command.id, kind.value, outcome.outcome
         )
-        return self._post(result)
+        # The user waits for the result, not for the journal: it is posted first. Should the
+        # agent die in between, the entry stays "started", and a repeat is refused anyway.
+        posted = self._post(result)
+        if journal:
+            self._state.journal_done(key, command.id, kind.value, asdict(result))
+        return posted
 
     def _replay(self, command: Command, entry: dict[str, Any]) -> Result:
         recorded = entry.get("result")

@@ -402,7 +402,8 @@ class HybridDemo:
             self.agent = _spawn(argv, dict(os.environ), log)
 
     def _wait_until_synced(self, tenant: Tenant, since: float) -> bool:
-        """Until the directory's people are in the service and the agent is live."""
+        """Until the directory's people and group are in the service and the agent is live
+        (the group comes in the sync's last batch, after the people)."""
         upns = [p.upn for p in PEOPLE]
         begun = timezone.now()
         deadline = since + READY_TIMEOUT
@@ -415,7 +416,10 @@ class HybridDemo:
                 live = Agent.objects.filter(
                     tenant=tenant, revoked_at__isnull=True, last_heartbeat_at__gte=begun
                 ).exists()
-                if synced == len(upns) and live:
+                grouped = Group.objects.filter(
+                    tenant=tenant, source=Source.SYNCED, name=GROUP
+                ).exists()
+                if synced == len(upns) and grouped and live:
                     return True
                 time.sleep(0.25)
             return False
