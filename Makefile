@@ -10,7 +10,7 @@ TEST_INSTALLED := $(VENV)/.installed-test
 # hybrid tests run their own processes on SQLite).
 DATABASE_TESTS := tests/unit tests/integration
 
-.PHONY: run run-hybrid test lint typecheck unit postgres e2e clean
+.PHONY: run run-hybrid test lint typecheck unit postgres e2e messages clean
 
 run: $(INSTALLED)
 	$(BIN)/sspr demo --host 127.0.0.1 --port 8000
@@ -49,6 +49,11 @@ postgres: $(TEST_INSTALLED)
 
 e2e: $(TEST_INSTALLED)
 	$(BIN)/pytest -q -m e2e
+
+# After changing user-facing text: new messages into src/sspr/locale/*/django.po, then compiled
+# (translate the empty msgstr entries, then `make messages` again; commit the .po and .mo files).
+messages: $(TEST_INSTALLED)
+	$(BIN)/python scripts/messages update
 
 clean:
 	rm -rf $(VENV) var build src/*.egg-info

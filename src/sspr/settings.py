@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "sspr.web.middleware.RequestContextMiddleware",
     "sspr.web.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "sspr.web.i18n.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -63,6 +65,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csrf",
+                "sspr.web.i18n.language_choices",
             ],
         },
     }
@@ -85,8 +88,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = config.env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -160,6 +164,16 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 LANGUAGE_CODE = "en"
 USE_I18N = True
+# End users read the portal and their messages in the browser's language, or the one they chose
+# on a page (remembered in a cookie); anything else gets English. Names as each language calls
+# itself: someone lost in a foreign language still finds their own.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
+LANGUAGE_COOKIE_NAME = "__Host-sspr_language" if HTTPS else "sspr_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
 USE_TZ = True
 TIME_ZONE = "UTC"
 
@@ -172,6 +186,13 @@ API_TOKEN_HOURS = 8
 
 # A full sync that would delete more synced objects than this deletes none (0 = no limit).
 SYNC_DELETION_LIMIT = int(config.env("SSPR_SYNC_DELETION_LIMIT", "500"))
+
+# Audit events older than this many days go at `sspr audit prune` (0 = keep them forever).
+AUDIT_RETENTION_DAYS = int(config.env("SSPR_AUDIT_RETENTION_DAYS", "0"))
+# Forward every audit event to a SIEM: udp://host:514 or tcp://host:601 (empty = off), on the
+# syslog facility given by name or number (authpriv = 10 by default). See sspr/audit/syslog.py.
+AUDIT_SYSLOG_URL = config.env("SSPR_SYSLOG_URL")
+AUDIT_SYSLOG_FACILITY = config.env("SSPR_SYSLOG_FACILITY", "authpriv")
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,19 @@
 from django.urls import path
+from django.views.i18n import set_language
 
-from sspr.web import admin_agents, admin_pages, admin_protection, pages, register_pages, reset_pages
+from sspr.web import (
+    admin_agents,
+    admin_audit,
+    admin_groups,
+    admin_insights,
+    admin_pages,
+    admin_protection,
+    admin_rollout,
+    admin_users,
+    pages,
+    register_pages,
+    reset_pages,
+)
 from sspr.web.api.app import api
 
 handler400 = "sspr.web.errors.bad_request"
@@ -10,6 +23,7 @@ handler500 = "sspr.web.errors.server_error"
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("language", set_language, name="set-language"),
     path("t/<slug:tenant>/", pages.tenant_home, name="tenant-home"),
     path("t/<slug:tenant>/sign-in", pages.sign_in_page, name="sign-in"),
     path("t/<slug:tenant>/sign-out", pages.sign_out_page, name="sign-out"),
@@ -23,6 +37,36 @@ urlpatterns = [
         name="admin-protection",
     ),
     path("t/<slug:tenant>/admin/agents", admin_agents.agents_page, name="admin-agents"),
+    path("t/<slug:tenant>/admin/users/", admin_users.users_page, name="admin-users"),
+    path("t/<slug:tenant>/admin/users/<str:upn>", admin_users.user_page, name="admin-user"),
+    path("t/<slug:tenant>/admin/groups/", admin_groups.groups_page, name="admin-groups"),
+    path(
+        "t/<slug:tenant>/admin/groups/<int:group_id>", admin_groups.group_page, name="admin-group"
+    ),
+    path("t/<slug:tenant>/admin/audit/", admin_audit.audit_page, name="admin-audit"),
+    path("t/<slug:tenant>/admin/audit/export", admin_audit.audit_export, name="admin-audit-export"),
+    path("t/<slug:tenant>/admin/insights", admin_insights.insights_page, name="admin-insights"),
+    path(
+        "t/<slug:tenant>/admin/recommendations",
+        admin_insights.recommendations_page,
+        name="admin-recommendations",
+    ),
+    path("t/<slug:tenant>/admin/rollout", admin_rollout.rollout_page, name="admin-rollout"),
+    path(
+        "t/<slug:tenant>/admin/rollout/poster",
+        admin_rollout.rollout_poster,
+        name="admin-rollout-poster",
+    ),
+    path(
+        "t/<slug:tenant>/admin/rollout/<slug:material>/preview",
+        admin_rollout.rollout_preview,
+        name="admin-rollout-preview",
+    ),
+    path(
+        "t/<slug:tenant>/admin/rollout/<slug:material>.<slug:fmt>",
+        admin_rollout.rollout_download,
+        name="admin-rollout-download",
+    ),
     path("t/<slug:tenant>/reset", reset_pages.start_page, name="reset"),
     path("t/<slug:tenant>/reset/verify", reset_pages.verify_page, name="reset-verify"),
     path("t/<slug:tenant>/reset/password", reset_pages.new_password_page, name="reset-password"),

@@ -160,28 +160,20 @@ class Executor:
                     f"refused: unknown command kind {command.kind[:40]!r}",
                 )
             )
-        # Only writes are journalled: a read (a sign-in's bind, a ping, a pre-check) is safe to
-        # repeat, and journalling every sign-in made the state file the bottleneck. The journal
-        # (a synced file write) and the service's `start` both must precede the directory
-        # write, not each other: they run side by side.
-        journal = bool(key) and kind not in READ_ONLY
-        journalled = threading.Thread(
-            target=self._state.journal_start, args=(key, command.id, kind.value)
-        )
-        if journal:
-            journalled.start()
         try:
             self._channel.start(command.id)
         except ChannelError as exc:
             # The service says the command ended (409), or cannot be told: either way the
-            # directory is not touched, and a result would be refused. (A journal entry left
-            # "started" is never replayed: the service does not hand out an ended command.)
+            # directory is not touched, and a result would be refused.
             log.warning("agent.command.not_started id=%s: %s", command.id, exc)
             self._state.record_error("writeback", f"command {command.id} not started: {exc}")
             return None
-        finally:
-            if journal:
-                journalled.join()
+        # Only writes are journalled: a read (a sign-in's bind, a ping, a pre-check) is safe to
+        # repeat, and journalling every sign-in made the state file the bottleneck. An entry
+        # means "this agent carried it out": it is made only once the service said start.
+        journal = bool(key) and kind not in READ_ONLY
+        if journal:
+            self._state.journal_start(key, command.id, kind.value)
         began = time.monotonic()
         outcome = self._perform(kind, command)
         details: dict[str, Any] = {"duration_ms": round((time.monotonic() - began) * 1000)}

@@ -1,19 +1,20 @@
-"""OpenLdapDirectory against a real slapd (ppolicy, syncprov, StartTLS)."""
+"""OpenLdapDirectory against a real slapd (ppolicy, syncprov, StartTLS).
+
+What both directories do alike is in test_directories.py, against this slapd too.
+"""
 
 from __future__ import annotations
 
 import shutil
-import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sspr_agent.directory import DirectoryError, open_directory
-from sspr_agent.directory.base import DirectoryConfig
+from sspr_agent.directory import open_directory
 from sspr_agent.directory.openldap import (
     OpenLdapDirectory,
     PasswordPolicy,
@@ -25,46 +26,14 @@ from sspr_agent.directory.openldap import (
     policy_refusal,
 )
 from sspr_protocol.messages import Outcome
-from tests.directories.slapd import SlapdServer, SlapdUser, free_port, ssha
-
-INITIAL = "Initial#Pass1"
-
-
-@pytest.fixture
-def ou(slapd_server: SlapdServer, unique: Callable[[str], str]) -> str:
-    """An organizational unit of the test's own: a full read sees only what the test made."""
-    name = unique("t")
-    dn = f"ou={name},{slapd_server.base_dn}"
-    slapd_server.add(dn, ["organizationalUnit"], {"ou": name})
-    return dn
-
-
-def config_for(server: SlapdServer, base_dn: str | None = None) -> DirectoryConfig:
-    return DirectoryConfig(
-        kind="openldap",
-        url=server.url,
-        bind_dn=server.service_dn,
-        bind_password=server.service_password,
-        base_dn=base_dn or server.base_dn,
-        ca_file=str(server.ca_file),
-    )
+from tests.agent.servers import INITIAL, OpenLdapServer
+from tests.directories.slapd import SlapdServer, SlapdUser, ssha
 
 
 @pytest.fixture
-def directory(slapd_server: SlapdServer, ou: str) -> Iterator[OpenLdapDirectory]:
-    found = open_directory(config_for(slapd_server, ou))
-    assert isinstance(found, OpenLdapDirectory)
-    try:
-        yield found
-    finally:
-        found.close()
-
-
-@pytest.fixture
-def user(slapd_server: SlapdServer, ou: str, unique: Callable[[str], str]) -> SlapdUser:
-    return slapd_server.add_user(
-        unique("u"), password=INITIAL, given_name="Pat", surname="Tester", container_dn=ou
-    )
+def server(slapd_server: SlapdServer) -> OpenLdapServer:
+    """slapd only: `ou`, `directory` and `user` (conftest.py) are slapd's."""
+    return OpenLdapServer(slapd_server)
 
 
 # ------------------------------------------------------------------------------ sync
@@ -122,10 +91,8 @@ def test_full_read_maps_users_and_groups_page_by_page(
     assert groups[everyone.dn].member_anchors == [groups[staff.dn].anchor, users[carol.dn].anchor]
 
 
-def test_upn_attribute_can_be_overridden(
-    slapd_server: SlapdServer, ou: str, user: SlapdUser
-) -> None:
-    directory = OpenLdapDirectory(replace(config_for(slapd_server, ou), attributes={"upn": "uid"}))
+def test_upn_attribute_can_be_overridden(server: OpenLdapServer, ou: str, user: SlapdUser) -> None:
+    directory = OpenLdapDirectory(replace(server.config(ou), attributes={"upn": "uid"}))
     try:
         (page,) = list(directory.read_all())
     finally:
@@ -133,10 +100,12 @@ def test_upn_attribute_can_be_overridden(
     assert page.users[0].upn == user.uid
 
 
-def test_user_filter_scopes_the_sync(slapd_server: SlapdServer, ou: str) -> None:
+def test_user_filter_scopes_the_sync(
+    slapd_server: SlapdServer, server: OpenLdapServer, ou: str
+) -> None:
     slapd_server.add_user("in1", password=INITIAL, container_dn=ou, employeeType="staff")
     slapd_server.add_user("out1", password=INITIAL, container_dn=ou, employeeType="contractor")
-    config = replace(config_for(slapd_server, ou), user_filter="(employeeType=staff)")
+    config = replace(server.config(ou), user_filter="(employeeType=staff)")
     directory = OpenLdapDirectory(config)
     try:
         names = [u.dn.split(",")[0] for p in directory.read_all() for u in p.users]
@@ -171,12 +140,6 @@ def test_cursor_and_delta(slapd_server: SlapdServer, directory: OpenLdapDirector
 
 def test_delta_with_nothing_changed_is_empty(directory: OpenLdapDirectory, user: SlapdUser) -> None:
     assert list(directory.read_changes(directory.cursor())) == []
-
-
-def test_a_cursor_that_is_not_a_csn_is_refused(directory: OpenLdapDirectory) -> None:
-    with pytest.raises(DirectoryError) as caught:
-        list(directory.read_changes("0)(objectClass=*"))
-    assert caught.value.outcome == Outcome.DIRECTORY_ERROR
 
 
 # ------------------------------------------------------------------------------ writeback
@@ -214,25 +177,6 @@ def test_reset_with_must_change_then_the_user_changes(
     assert slapd_server.read(user.dn, "pwdReset") == {"pwdReset": []}
 
 
-def test_reset_clears_a_previous_must_change(
-    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
-) -> None:
-    assert directory.reset_password(user.dn, "Temp#Reset22", must_change=True).ok
-    assert directory.reset_password(user.dn, "Temp#Reset33", must_change=False).ok
-    assert directory.verify_credentials(user.dn, "Temp#Reset33").outcome == Outcome.OK
-
-
-def test_the_users_own_change_obeys_history(directory: OpenLdapDirectory, user: SlapdUser) -> None:
-    assert directory.change_password(user.dn, INITIAL, "Second#Pass2").ok
-    assert directory.change_password(user.dn, "Second#Pass2", "Third#Pass3").ok
-    reuse = directory.change_password(user.dn, "Third#Pass3", INITIAL)
-    assert reuse.outcome == Outcome.PASSWORD_IN_HISTORY
-    assert "history" in reuse.message
-    same = directory.change_password(user.dn, "Third#Pass3", "Third#Pass3")
-    assert same.outcome == Outcome.PASSWORD_UNCHANGED
-    assert directory.verify_credentials(user.dn, "Third#Pass3").ok
-
-
 def test_minimum_age(
     slapd_server: SlapdServer,
     directory: OpenLdapDirectory,
@@ -265,38 +209,6 @@ def test_empty_new_password_is_refused_not_generated(
     )
     assert directory.change_password(user.dn, INITIAL, "").outcome == Outcome.PASSWORD_TOO_SHORT
     assert directory.verify_credentials(user.dn, INITIAL).ok
-
-
-def test_wrong_old_password(
-    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
-) -> None:
-    result = directory.change_password(user.dn, "Not#TheOld1", "Brand#New44")
-    assert result.outcome == Outcome.WRONG_PASSWORD
-    assert len(slapd_server.read(user.dn, "pwdFailureTime")["pwdFailureTime"]) == 1
-    assert directory.verify_credentials(user.dn, INITIAL).ok
-
-
-def test_lockout_then_unlock(
-    slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser
-) -> None:
-    for _ in range(3):
-        assert directory.verify_credentials(user.dn, "Wrong#Pass1").outcome == (
-            Outcome.WRONG_PASSWORD
-        )
-    assert directory.verify_credentials(user.dn, INITIAL).outcome == Outcome.ACCOUNT_LOCKED
-    assert directory.change_password(user.dn, INITIAL, "Brand#New44").outcome == (
-        Outcome.ACCOUNT_LOCKED
-    )
-    assert [u.locked_out for p in directory.read_all() for u in p.users] == [True]
-
-    assert directory.unlock(user.dn).ok
-    assert slapd_server.read(user.dn, "pwdAccountLockedTime", "pwdFailureTime") == {
-        "pwdAccountLockedTime": [],
-        "pwdFailureTime": [],
-    }
-    assert directory.verify_credentials(user.dn, INITIAL).ok
-    assert [u.locked_out for p in directory.read_all() for u in p.users] == [False]
-    assert directory.unlock(user.dn).ok  # nothing to unlock: fine
 
 
 def test_unlock_also_clears_failures_short_of_a_lockout(
@@ -410,7 +322,7 @@ def test_the_default_policy_when_it_cannot_be_recognised(tmp_path: Path) -> None
         other = server.add_policy("other", pwdMinLength="16")
         server.delete(server.default_policy_dn)  # left: cn=service and cn=other
         user = server.add_user("nopolicy", password=INITIAL)
-        config = config_for(server)
+        config = OpenLdapServer(server).config()
         directory = OpenLdapDirectory(config)
         try:
             result = directory.reset_password(user.dn, "Brand#New44", False, enforce_policy=True)
@@ -458,48 +370,14 @@ def test_verify_credentials(
     assert slapd_server.read(user.dn, "pwdFailureTime") == {"pwdFailureTime": []}
 
 
-def test_unknown_dn(directory: OpenLdapDirectory, ou: str) -> None:
-    ghost = f"uid=ghost,{ou}"
-    assert directory.verify_credentials(ghost, INITIAL).outcome == Outcome.USER_NOT_FOUND
-    assert directory.change_password(ghost, INITIAL, "Brand#New44").outcome == (
-        Outcome.USER_NOT_FOUND
-    )
-    assert directory.reset_password(ghost, "Brand#New44", True).outcome == Outcome.USER_NOT_FOUND
-    assert directory.unlock(ghost).outcome == Outcome.USER_NOT_FOUND
+def test_a_string_that_is_not_a_dn_is_no_user(directory: OpenLdapDirectory) -> None:
     assert directory.verify_credentials("not a dn", INITIAL).outcome == Outcome.USER_NOT_FOUND
 
 
-def test_directory_unreachable(slapd_server: SlapdServer, user: SlapdUser) -> None:
-    config = replace(config_for(slapd_server), url=f"ldap://127.0.0.1:{free_port()}", timeout=2)
-    directory = OpenLdapDirectory(config)
-    unavailable = Outcome.DIRECTORY_UNAVAILABLE
-    assert directory.verify_credentials(user.dn, INITIAL).outcome == unavailable
-    assert directory.change_password(user.dn, INITIAL, "Brand#New44").outcome == unavailable
-    assert directory.reset_password(user.dn, "Brand#New44", False).outcome == unavailable
-    assert directory.unlock(user.dn).outcome == unavailable
-    with pytest.raises(DirectoryError) as caught:
-        directory.cursor()
-    assert caught.value.outcome == unavailable
-    with pytest.raises(DirectoryError) as caught:
-        list(directory.read_all())
-    assert caught.value.outcome == unavailable
-
-
-def test_an_untrusted_certificate_stops_before_any_password(
-    slapd_server: SlapdServer, user: SlapdUser
-) -> None:
-    directory = OpenLdapDirectory(replace(config_for(slapd_server), ca_file=""))  # system CAs
-    result = directory.verify_credentials(user.dn, INITIAL)
-    assert result.outcome == Outcome.DIRECTORY_UNAVAILABLE
-    assert "certificate" in result.message.lower() or "ssl" in result.message.lower()
-    insecure = OpenLdapDirectory(replace(config_for(slapd_server), ca_file="", insecure_tls=True))
-    assert insecure.verify_credentials(user.dn, INITIAL).ok
-
-
 def test_a_bad_service_password_is_a_directory_error(
-    slapd_server: SlapdServer, user: SlapdUser
+    server: OpenLdapServer, user: SlapdUser
 ) -> None:
-    directory = OpenLdapDirectory(replace(config_for(slapd_server), bind_password="wrong"))
+    directory = OpenLdapDirectory(replace(server.config(), bind_password="wrong"))
     result = directory.reset_password(user.dn, "Brand#New44", False)
     assert result.outcome == Outcome.DIRECTORY_ERROR
     assert "service account" in result.message
@@ -514,24 +392,6 @@ def test_the_service_connection_comes_back_after_a_drop(
     service.socket.close()  # as if the server or a firewall had cut it
     assert directory.reset_password(user.dn, "After#Drop123", False).ok
     assert directory.verify_credentials(user.dn, "After#Drop123").ok
-
-
-def test_timings(slapd_server: SlapdServer, directory: OpenLdapDirectory, user: SlapdUser) -> None:
-    """Per-operation times against slapd (printed with -s; loose bounds only)."""
-    resets, binds = [], []
-    for i in range(10):
-        started = time.perf_counter()
-        assert directory.reset_password(user.dn, f"Timing#Pass{i:02d}", False).ok
-        resets.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        assert directory.verify_credentials(user.dn, f"Timing#Pass{i:02d}").ok
-        binds.append(time.perf_counter() - started)
-    print(
-        f"\nslapd: fixture start {slapd_server.timings['start'] * 1000:.0f} ms; "
-        f"reset median {statistics.median(resets) * 1000:.1f} ms; "
-        f"bind (verify, new StartTLS connection) median {statistics.median(binds) * 1000:.1f} ms"
-    )
-    assert statistics.median(resets) < 1 and statistics.median(binds) < 1
 
 
 # ------------------------------------------------------------------------------ units
@@ -706,8 +566,8 @@ def test_generalized_time() -> None:
     assert generalized_time(None) is None
 
 
-def test_open_directory_by_kind(slapd_server: SlapdServer) -> None:
-    config = config_for(slapd_server)
+def test_open_directory_by_kind(server: OpenLdapServer) -> None:
+    config = server.config()
     assert isinstance(open_directory(config), OpenLdapDirectory)
     with pytest.raises(ValueError, match="unknown directory kind"):
         open_directory(replace(config, kind="novell"))

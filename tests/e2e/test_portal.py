@@ -186,7 +186,7 @@ def test_pages_carry_security_headers_and_forms_need_csrf(
         assert headers.get("referrer-policy") in REFERRER_POLICIES, where
 
     check(page.goto(instance.page_url("sign-in")))
-    token = page.locator("form input[type=hidden][name=csrfmiddlewaretoken]")
+    token = page.locator("main form input[type=hidden][name=csrfmiddlewaretoken]")
     expect(token).to_have_count(1)
     expect(token).to_have_attribute("value", re.compile(r".+"))
 

@@ -23,7 +23,7 @@ from tests.hybrid.onprem import OnPrem, Person
 
 UP_AND_RUNNING = "Your on-premises writeback client is up and running."
 UNLOCK_ACTIVITY = "Unlock user account (self-service)"
-SYNC_TIMEOUT = 45.0  # a delta comes within the agent's 10 s interval, or its next heartbeat
+SYNC_TIMEOUT = 45.0  # a delta comes within the agent's 10 s interval, or when asked for
 # Who the scenarios need in the directory, with their given and family names.
 PEOPLE = {
     "ada": ("Ada", "Lovelace"),  # sync
@@ -218,7 +218,7 @@ def sync(hy: Hybrid) -> None:
     everyone = hy.service.sspr("group", "members", TENANT, hy.groups["everyone"]).split()
     assert everyone == sorted(hy.people[k].upn for k in ("ada", "bob", "pat"))  # nested too
 
-    # Asked for now; it comes at the agent's next heartbeat or sync interval (see delta()).
+    # Asked for now: the agent's waiting long poll is told at once (see delta()).
     asked = hy.admin("POST", "/sync-requests", {"mode": "delta"})
     assert asked.status == 202, asked
     assert asked.json()["requested"] == "delta"

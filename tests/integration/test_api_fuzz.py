@@ -42,6 +42,14 @@ KNOWN_OPERATIONS = {
     "POST /api/v1/me/password",
     "GET /api/v1/tenants/{tenant}/users",
     "POST /api/v1/tenants/{tenant}/users",
+    "GET /api/v1/tenants/{tenant}/insights",
+    "GET /api/v1/tenants/{tenant}/recommendations",
+    "POST /api/v1/tenants/{tenant}/recommendations/{recommendation}/fix",
+    "GET /api/v1/tenants/{tenant}/users/{upn}/eligibility",
+    "POST /api/v1/tenants/{tenant}/users/{upn}/caller-verifications",
+    "POST /api/v1/tenants/{tenant}/users/{upn}/caller-verifications/{verification}",
+    "GET /api/v1/tenants/{tenant}/rollout/{template}",
+    "POST /api/v1/tenants/{tenant}/rollout/sends",
 }
 
 # In-process: Django's WSGI handler answers on the test's own thread.

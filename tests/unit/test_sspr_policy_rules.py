@@ -198,7 +198,9 @@ CHANGES = st.fixed_dictionaries(
         "custom_questions": st.lists(st.sampled_from(QUESTIONS), max_size=3),
         "sms_daily_limit": st.sampled_from([-1, 0, 50, 1_000_000, 1_000_001]),
         "notify_users": st.booleans(),
-        "helpdesk_url": st.sampled_from(["https://help.contoso.com", "call Bob", ""]),
+        "helpdesk_url": st.sampled_from(
+            ["https://help.contoso.com", "help@contoso.com", "call Bob", "javascript://x@y", ""]
+        ),
     },
 )
 
@@ -213,7 +215,7 @@ def expected_to_pass(before: dict[str, Any], changes: dict[str, Any]) -> bool:
         and 3 <= changes.get("questions_to_register", 3) <= 5
         and 3 <= changes.get("questions_to_reset", 3) <= 5
         and 0 <= changes.get("sms_daily_limit", 0) <= 1_000_000
-        and changes.get("helpdesk_url") != "call Bob"
+        and changes.get("helpdesk_url") not in ("call Bob", "javascript://x@y")
         and "Q" * 201 not in changes.get("custom_questions", [])
         and len({q.casefold() for q in changes.get("custom_questions", [])})
         == len(changes.get("custom_questions", []))

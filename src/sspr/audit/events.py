@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
-from sspr.audit import context
+from django.db import DatabaseError, transaction
+
+from sspr.audit import chain, context, syslog
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Tenant, User
 
@@ -14,6 +18,7 @@ class Activity:
 
     CHANGE_PASSWORD = "Change password (self-service)"
     RESET_PASSWORD_BY_ADMIN = "Reset password (by admin)"
+    VERIFY_CALLER = "Verify caller identity"
     SIGN_IN = "Sign-in"
     SIGN_OUT = "Sign-out"
     ADD_USER = "Add user"
@@ -29,11 +34,14 @@ class Activity:
     REGISTERED_SECURITY_INFO = "User registered security info"
     DELETED_SECURITY_INFO = "User deleted security info"
     REVIEWED_SECURITY_INFO = "User reviewed security info"
+    DELETE_AUDIT_EVENTS = "Delete audit events (retention)"
+    SEND_ROLLOUT = "Send rollout announcement"
 
 
 _CATEGORIES = {
     Activity.CHANGE_PASSWORD: "UserManagement",
     Activity.RESET_PASSWORD_BY_ADMIN: "UserManagement",
+    Activity.VERIFY_CALLER: "UserManagement",
     Activity.SIGN_IN: "Authentication",
     Activity.SIGN_OUT: "Authentication",
     Activity.ADD_USER: "UserManagement",
@@ -49,7 +57,11 @@ _CATEGORIES = {
     Activity.REGISTERED_SECURITY_INFO: "UserManagement",
     Activity.DELETED_SECURITY_INFO: "UserManagement",
     Activity.REVIEWED_SECURITY_INFO: "UserManagement",
+    Activity.DELETE_AUDIT_EVENTS: "DirectoryManagement",
+    Activity.SEND_ROLLOUT: "UserManagement",
 }
+
+log = logging.getLogger(__name__)
 
 # Keys that must never reach the trail, whatever a caller passes in `details`.
 _SECRET_KEYS = ("password", "token", "secret", "code", "answer", "hash")
@@ -73,7 +85,7 @@ def record(
 ) -> AuditEvent:
     ctx = context.current()
     clean = {k: v for k, v in details.items() if not any(s in k.lower() for s in _SECRET_KEYS)}
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         tenant=tenant,
         category=_CATEGORIES.get(activity, "Other"),
         activity=activity,
@@ -86,6 +98,19 @@ def record(
         correlation_id=ctx.correlation_id,
         details=clean,
     )
+    # Robust: the change is committed by then; a failure here must not turn it into an error.
+    transaction.on_commit(partial(_after_commit, event), robust=True)
+    return event
+
+
+def _after_commit(event: AuditEvent) -> None:
+    """Seal the event into its tenant's hash chain, then forward it to the SIEM."""
+    try:
+        chain.seal_pending(event.tenant)
+    except DatabaseError as error:
+        # `sspr audit verify` seals whatever is left behind.
+        log.warning("audit_seal_deferred tenant=%s error=%s", event.tenant_id, type(error).__name__)
+    syslog.forward(event)
 
 
 def failure(tenant: Tenant, activity: str, reason: str, **kwargs: Any) -> AuditEvent:

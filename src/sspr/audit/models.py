@@ -17,6 +17,10 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit events are append-only")
 
+    def delete_for_retention(self) -> int:
+        """The one deliberate way around the guard, for retention pruning (retention.py)."""
+        return models.QuerySet.delete(self)[0]
+
 
 class AuditEvent(models.Model):
     class Result(models.TextChoices):
@@ -52,3 +56,88 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit events are append-only")
+
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlySealQuerySet(models.QuerySet["AuditSeal"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit seals are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit seals are append-only")
+
+    def delete_for_retention(self) -> int:
+        return models.QuerySet.delete(self)[0]
+
+
+class AuditSeal(models.Model):
+    """One link of a tenant's hash chain: the SHA-256 of one event and of the link before it.
+
+    A row of its own rather than columns on the event, so that the event is written in its
+    change's transaction without waiting for the tenant's chain; the event is sealed right
+    after that transaction commits (see chain.py). `event_id` is deliberately no foreign key:
+    deleting an event must leave its seal behind as evidence.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    event_id = models.BigIntegerField(unique=True)
+    # As sealed: a report can still say when a deleted or altered event happened.
+    occurred_at = models.DateTimeField()
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlySealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "seq"], name="audit_seal_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"seal {self.seq} of event {self.event_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("audit seals are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit seals are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The last link of a tenant's chain. Sealing locks this row, so that two processes never
+    append the same sequence number; it also shows when seals were cut off the chain's end."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"chain of {self.tenant_id} at {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where the chain starts after retention pruning: the last pruned link's sequence number
+    and hash, which the first retained seal names as its previous hash."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    events_deleted = models.PositiveBigIntegerField()
+    older_than = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tenant", "-seq"]
+
+    def __str__(self) -> str:
+        return f"checkpoint of {self.tenant_id} at {self.seq}"

@@ -39,6 +39,12 @@ def create_group(
 
 def effective_members(groups: Iterable[Group]) -> set[int]:
     """Ids of the users in `groups` or in any group nested inside them (cycles are harmless)."""
+    seen = nested_group_ids(groups)
+    return set(User.objects.filter(member_of__in=seen).values_list("pk", flat=True).distinct())
+
+
+def nested_group_ids(groups: Iterable[Group]) -> set[int]:
+    """Ids of `groups` and of every group nested inside them, at any depth."""
     seen: set[int] = set()
     frontier = {g.pk for g in groups}
     while frontier:
@@ -51,4 +57,4 @@ def effective_members(groups: Iterable[Group]) -> set[int]:
             )
             - seen
         )
-    return set(User.objects.filter(member_of__in=seen).values_list("pk", flat=True).distinct())
+    return seen

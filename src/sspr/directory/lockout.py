@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sspr.directory.models import Lockout, Tenant
 from sspr.directory.passwords import fingerprint
@@ -34,8 +36,11 @@ class AccountLocked(DomainError):
     def __init__(self, until: datetime) -> None:
         seconds = max(1, math.ceil((until - timezone.now()).total_seconds()))
         super().__init__(
-            "Your account is temporarily locked to prevent unauthorised use. "
-            f"Try again in {_duration(seconds)}.",
+            _(
+                "Your account is temporarily locked to prevent unauthorised use. "
+                "Try again in %(duration)s."
+            )
+            % {"duration": _duration(seconds)},
             retry_after=seconds,
         )
         self.retry_after = seconds
@@ -43,9 +48,9 @@ class AccountLocked(DomainError):
 
 def _duration(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def lock_duration(lockouts: int) -> timedelta:

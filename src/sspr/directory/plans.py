@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from sspr.errors import DomainError
 
 
@@ -38,9 +41,11 @@ class Feature(StrEnum):
 
 
 FEATURE_LABELS = {
-    Feature.CLOUD_PASSWORD_CHANGE: "Password change for cloud users",
-    Feature.CLOUD_PASSWORD_RESET: "Self-service password reset for cloud users",
-    Feature.HYBRID_WRITEBACK: "Password change, reset and unlock with on-premises writeback",
+    Feature.CLOUD_PASSWORD_CHANGE: gettext_noop("Password change for cloud users"),
+    Feature.CLOUD_PASSWORD_RESET: gettext_noop("Self-service password reset for cloud users"),
+    Feature.HYBRID_WRITEBACK: gettext_noop(
+        "Password change, reset and unlock with on-premises writeback"
+    ),
 }
 
 LICENCE_MATRIX: dict[Feature, frozenset[Plan]] = {
@@ -60,8 +65,15 @@ class PlanRequired(DomainError):
         self.feature = feature
         self.required = cheapest_plan_for(feature)
         super().__init__(
-            f"{FEATURE_LABELS[feature]} needs the {self.required.label} plan or higher; "
-            f"this organisation is on the {current.label} plan."
+            _(
+                "%(feature)s needs the %(required)s plan or higher; this organisation is on the "
+                "%(current)s plan."
+            )
+            % {
+                "feature": _(FEATURE_LABELS[feature]),
+                "required": self.required.label,
+                "current": current.label,
+            }
         )
 
 

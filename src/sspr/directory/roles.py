@@ -44,6 +44,18 @@ def can_reset_password(actor: Iterable[Role | str], target: Iterable[Role | str]
     )
 
 
+def roles_beyond_reach(actor: Iterable[Role | str], target: Iterable[Role | str]) -> list[Role]:
+    """The target's roles that none of the actor's roles may reset: why a reset is refused."""
+    reach: set[Role] = set()
+    for role in actor:
+        reach |= _RESETTABLE.get(Role(role), frozenset())
+    return [Role(r) for r in target if Role(r) not in reach]
+
+
+def resets_passwords(actor: Iterable[Role | str]) -> bool:
+    return any(Role(r) in _RESETTABLE for r in actor)
+
+
 def can_manage_policy(actor: Iterable[Role | str]) -> bool:
     return any(Role(r) in _POLICY_MANAGERS for r in actor)
 

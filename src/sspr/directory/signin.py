@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from sspr.audit.events import Activity, failure, record
 from sspr.directory import credentials, lockout
@@ -21,7 +22,7 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
     def __init__(self) -> None:
-        super().__init__("Your account or password is incorrect.")
+        super().__init__(_("Your account or password is incorrect."))
 
 
 class AccountDisabled(DomainError):
@@ -30,7 +31,7 @@ class AccountDisabled(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your account has been disabled. Contact your helpdesk to have it enabled."
+            _("Your account has been disabled. Contact your helpdesk to have it enabled.")
         )
 
 
@@ -92,8 +93,10 @@ class DirectoryUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your organisation's directory could not be reached to check your password. Try "
-            "again in a moment, or contact your helpdesk."
+            _(
+                "Your organisation's directory could not be reached to check your password. "
+                "Try again in a moment, or contact your helpdesk."
+            )
         )
 
 
@@ -103,8 +106,10 @@ class LockedOnPremises(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your account is locked in your organisation's directory. Reset your password or "
-            "unlock your account, or contact your helpdesk."
+            _(
+                "Your account is locked in your organisation's directory. Reset your password "
+                "or unlock your account, or contact your helpdesk."
+            )
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from sspr.audit.events import Activity, record
 from sspr.directory.identifiers import validate_slug
@@ -15,7 +16,9 @@ def get_tenant(slug: str) -> Tenant:
     try:
         return Tenant.objects.get(slug=slug.lower())
     except Tenant.DoesNotExist:
-        raise NotFound(f"There is no organisation called '{slug[:63]}'.") from None
+        raise NotFound(
+            _("There is no organisation called '%(slug)s'.") % {"slug": slug[:63]}
+        ) from None
 
 
 def parse_plan(value: str) -> Plan:

@@ -18,7 +18,7 @@ from sspr.directory.models import Lockout, User
 from sspr.directory.passwords import hash_password
 from sspr.directory.roles import can_reset_password
 from sspr.errors import Forbidden
-from sspr.flows import writeback
+from sspr.flows import caller_verification, writeback
 from sspr.messaging.notify import notify_admin_reset
 from sspr.policy.passwords import PasswordRejected, check_new_password
 
@@ -71,6 +71,7 @@ def reset_by_admin(actor: User, target: User, password: str | None = None) -> st
         target.save(update_fields=["password_hash", "password_last_set", "must_change_password"])
         ended = credentials.revoke_all_except(target, keep=None)
         Lockout.objects.filter(tenant=tenant, key=target.upn).delete()
+        checked = caller_verification.recent(actor, target)
         record(
             tenant,
             Activity.RESET_PASSWORD_BY_ADMIN,
@@ -78,6 +79,7 @@ def reset_by_admin(actor: User, target: User, password: str | None = None) -> st
             target=target,
             sessions_ended=ended,
             on_premises=synced,
+            caller_verified_with=checked.method if checked else "",
         )
         transaction.on_commit(lambda: notify_admin_reset(target))
     return chosen

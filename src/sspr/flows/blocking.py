@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.dateformat import format as format_date
+from django.utils.translation import gettext as _
 
 from sspr.audit.events import Activity, failure
 from sspr.directory.models import Tenant
@@ -21,12 +23,25 @@ class ResetBlocked(DomainError):
     code = "sspr_blocked"
 
     def __init__(self, until: datetime, helpdesk: str) -> None:
-        when = until.strftime("%H:%M UTC on %d %B %Y")
-        contact = (
-            f" or contact your helpdesk: {helpdesk}" if helpdesk else (" or contact your helpdesk")
+        when = {
+            "time": format_date(until, "H:i"),
+            # Translators: a date in a sentence, in the format of Django's `date` filter.
+            "date": format_date(until, _("j F Y")),
+            "helpdesk": helpdesk,
+        }
+        message = (
+            _(
+                "You have made too many attempts. Try again after %(time)s UTC on %(date)s or "
+                "contact your helpdesk: %(helpdesk)s."
+            )
+            if helpdesk
+            else _(
+                "You have made too many attempts. Try again after %(time)s UTC on %(date)s or "
+                "contact your helpdesk."
+            )
         )
         super().__init__(
-            f"You have made too many attempts. Try again after {when}{contact}.",
+            message % when,
             blocked_until=until.isoformat(),
             helpdesk=helpdesk,
             retry_after=max(1, int((until - datetime.now(until.tzinfo)).total_seconds())),

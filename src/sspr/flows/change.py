@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sspr.audit.events import Activity, failure, record
 from sspr.directory import credentials, lockout
@@ -31,7 +32,7 @@ class CurrentPasswordIncorrect(DomainError):
     code = "current_password_incorrect"
 
     def __init__(self) -> None:
-        super().__init__("Your current password is incorrect.")
+        super().__init__(_("Your current password is incorrect."))
 
 
 def _refused(user: User, reason: str, **details: object) -> None:

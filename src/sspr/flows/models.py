@@ -54,3 +54,35 @@ class ResetFlow(models.Model):
 
     def hint_for(self, method: str) -> str:
         return next((m["hint"] for m in self.methods if m["method"] == method), "")
+
+
+class CallerVerification(models.Model):
+    """The helpdesk checking a caller: a code sent to a method the user registered, read back.
+
+    Bound to the administrator who asked for it: another administrator cannot finish it, and
+    it vouches for the caller only to the one who is on the phone.
+    """
+
+    class State(models.TextChoices):
+        AWAITING_CODE = "awaiting_code"
+        VERIFIED = "verified"
+        FAILED = "failed"  # too many wrong codes: a new one must be sent
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_flow_id)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=16)
+    hint = models.CharField(max_length=320)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AWAITING_CODE)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"caller verification ({self.state})"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sspr.audit.events import Activity, record
 from sspr.directory.models import Credential, User
@@ -36,7 +37,7 @@ class ReauthenticationRequired(DomainError):
     code = "reauthentication_required"
 
     def __init__(self) -> None:
-        super().__init__("For your safety, sign in again before you remove a method.")
+        super().__init__(_("For your safety, sign in again before you remove a method."))
 
 
 class CodeIncorrect(DomainError):
@@ -45,7 +46,7 @@ class CodeIncorrect(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "That code is not right, or it has expired. Check it or ask for a new one."
+            _("That code is not right, or it has expired. Check it or ask for a new one.")
         )
 
 
@@ -61,11 +62,12 @@ def begin(
     handler = method_for(method, policy)
     if method not in policy.methods_enabled:
         raise InvalidValue(
-            f"Your organisation does not offer {handler.label.lower()} for password reset.",
+            _("Your organisation does not offer this method for password reset: %(method)s.")
+            % {"method": _(handler.label)},
             field="method",
         )
     if is_admin(user.roles) and not handler.for_admins:
-        raise Forbidden("Administrators cannot use security questions: choose another method.")
+        raise Forbidden(_("Administrators cannot use security questions: choose another method."))
     value = handler.normalise(str(payload.get("value", ""))) if handler.channel else ""
     if handler.channel:
         with blocking(user.tenant, user.upn):
@@ -87,7 +89,7 @@ def confirm(user: User, registration_id: int, payload: dict[str, Any]) -> Regist
         pk=registration_id, user=user, state=Pending
     ).first()
     if registration is None:
-        raise NotFound("There is no pending registration with that id; start again.")
+        raise NotFound(_("There is no pending registration with that id; start again."))
     handler = method_for(registration.method, get_policy(user.tenant))
     with blocking(user.tenant, user.upn):
         take(limits.REGISTRATION_FAILURES, user.tenant.pk, user.upn)
@@ -120,7 +122,7 @@ def remove(credential: Credential, registration_id: int) -> None:
     user = credential.user
     registration = RegisteredMethod.objects.filter(pk=registration_id, user=user).first()
     if registration is None:
-        raise NotFound("There is no such method registered to your account.")
+        raise NotFound(_("There is no such method registered to your account."))
     if registration.state == Active and (
         timezone.now() - credential.created_at > REAUTHENTICATION_WINDOW
     ):

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from sspr.audit import context
 from sspr.audit.events import Activity, failure, record
@@ -36,6 +38,7 @@ from sspr.throttling.counters import clear, release, take
 
 FLOW_LIFETIME = timedelta(minutes=15)
 State = ResetFlow.State
+FINISHED = gettext_noop("This reset is finished. Start again if you need another.")
 
 
 class CaptchaFailed(DomainError):
@@ -43,7 +46,7 @@ class CaptchaFailed(DomainError):
     code = "captcha_failed"
 
     def __init__(self) -> None:
-        super().__init__("Please complete the check that you are not a robot, then try again.")
+        super().__init__(_("Please complete the check that you are not a robot, then try again."))
 
 
 class FlowNotFound(DomainError):
@@ -51,7 +54,7 @@ class FlowNotFound(DomainError):
     code = "reset_not_found"
 
     def __init__(self) -> None:
-        super().__init__("This password reset has expired or does not exist. Start again.")
+        super().__init__(_("This password reset has expired or does not exist. Start again."))
 
 
 class WrongStep(DomainError):
@@ -64,7 +67,7 @@ class VerificationFailed(DomainError):
     code = "verification_failed"
 
     def __init__(self) -> None:
-        super().__init__("That did not match. Check it and try again, or choose another method.")
+        super().__init__(_("That did not match. Check it and try again, or choose another method."))
 
 
 def _progress(flow: ResetFlow, reason: str, ok: bool = True, **details: Any) -> None:
@@ -155,19 +158,23 @@ def get_flow(flow_id: str) -> ResetFlow:
 def _expect(flow: ResetFlow, state: str) -> None:
     if flow.state != state:
         messages = {
-            State.AWAITING_VERIFICATION: "Verify your identity first.",
-            State.VERIFIED: "Your identity is already verified: choose your new password.",
-            State.COMPLETED: "This reset is finished. Start again if you need another.",
+            State.AWAITING_VERIFICATION: gettext_noop("Verify your identity first."),
+            State.VERIFIED: gettext_noop(
+                "Your identity is already verified: choose your new password."
+            ),
+            State.COMPLETED: FINISHED,
         }
-        raise WrongStep(messages.get(ResetFlow.State(flow.state), "Start again."))
+        raise WrongStep(_(messages.get(ResetFlow.State(flow.state), gettext_noop("Start again."))))
 
 
 def _open_gate(flow: ResetFlow, method: str) -> None:
     _expect(flow, State.AWAITING_VERIFICATION)
     if not flow.offers(method):
-        raise WrongStep("That method is not available for this reset; choose one of those listed.")
+        raise WrongStep(
+            _("That method is not available for this reset; choose one of those listed.")
+        )
     if method in flow.gates_passed:
-        raise WrongStep("You have already verified with that method; choose another.")
+        raise WrongStep(_("You have already verified with that method; choose another."))
 
 
 def _registration(flow: ResetFlow, method: str) -> RegisteredMethod:
@@ -175,7 +182,7 @@ def _registration(flow: ResetFlow, method: str) -> RegisteredMethod:
         user=flow.user, method=method, state=RegisteredMethod.State.ACTIVE
     ).first()
     if registration is None:  # removed since the flow started
-        raise WrongStep("That method is no longer registered; choose another.")
+        raise WrongStep(_("That method is no longer registered; choose another."))
     return registration
 
 
@@ -261,7 +268,7 @@ def _claim_completion(flow: ResetFlow) -> None:
     if not ResetFlow.objects.filter(pk=flow.pk, state=State.VERIFIED).update(
         state=State.COMPLETING
     ):
-        raise WrongStep("This reset is finished. Start again if you need another.")
+        raise WrongStep(_(FINISHED))
 
 
 def _release_completion(flow: ResetFlow) -> None:
@@ -285,7 +292,7 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
             raise writeback.UnlockUnavailable()
         return _unlock(flow, user)
     if not new_password:
-        raise WrongStep("Choose a new password.")
+        raise WrongStep(_("Choose a new password."))
     try:
         check_new_password(
             flow.tenant, user, new_password, entry="hybrid_precheck" if synced else "reset"

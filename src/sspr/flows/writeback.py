@@ -7,6 +7,9 @@ changes anywhere.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from sspr.directory.models import Source, User
 from sspr.directory.plans import Feature, require
 from sspr.errors import DomainError
@@ -16,30 +19,45 @@ from sspr_protocol.messages import CommandKind, Outcome, Result, Target
 
 # What the on-premises directory said, in words for the person who asked.
 REFUSALS: dict[str, str] = {
-    Outcome.PASSWORD_TOO_SHORT: "Your organisation's directory refused the password: it is too "
-    "short for its rules.",
-    Outcome.PASSWORD_NOT_COMPLEX: "Your organisation's directory refused the password: it does "
-    "not meet its complexity rules (mix upper- and lower-case letters, digits and symbols, and "
-    "leave out your name).",
-    Outcome.PASSWORD_IN_HISTORY: "Your organisation's directory refused the password: you have "
-    "used it before. Choose one you have not used.",
-    Outcome.PASSWORD_TOO_YOUNG: "Your organisation's directory refused the change: your password "
-    "was changed too recently. Try again later or contact your helpdesk.",
-    Outcome.PASSWORD_UNCHANGED: "Your organisation's directory refused the password: it is the "
-    "same as the current one.",
-    Outcome.WRONG_PASSWORD: "Your current password is incorrect.",
-    Outcome.ACCOUNT_LOCKED: "Your account is locked in your organisation's directory. Unlock it "
-    "or contact your helpdesk.",
-    Outcome.ACCOUNT_DISABLED: "Your account is disabled in your organisation's directory. "
-    "Contact your helpdesk.",
-    Outcome.USER_NOT_FOUND: "Your account was not found in your organisation's directory. "
-    "Contact your helpdesk.",
-    Outcome.EXPIRED: "Your organisation's on-premises password service did not answer in time. "
-    "Nothing was changed. Try again in a moment.",
-    Outcome.DIRECTORY_UNAVAILABLE: "Your organisation's directory could not be reached. Nothing "
-    "was changed. Try again later or contact your helpdesk.",
+    Outcome.PASSWORD_TOO_SHORT: gettext_noop(
+        "Your organisation's directory refused the password: it is too short for its rules."
+    ),
+    Outcome.PASSWORD_NOT_COMPLEX: gettext_noop(
+        "Your organisation's directory refused the password: it does not meet its complexity "
+        "rules (mix upper- and lower-case letters, digits and symbols, and leave out your name)."
+    ),
+    Outcome.PASSWORD_IN_HISTORY: gettext_noop(
+        "Your organisation's directory refused the password: you have used it before. Choose "
+        "one you have not used."
+    ),
+    Outcome.PASSWORD_TOO_YOUNG: gettext_noop(
+        "Your organisation's directory refused the change: your password was changed too "
+        "recently. Try again later or contact your helpdesk."
+    ),
+    Outcome.PASSWORD_UNCHANGED: gettext_noop(
+        "Your organisation's directory refused the password: it is the same as the current one."
+    ),
+    Outcome.WRONG_PASSWORD: gettext_noop("Your current password is incorrect."),
+    Outcome.ACCOUNT_LOCKED: gettext_noop(
+        "Your account is locked in your organisation's directory. Unlock it or contact your "
+        "helpdesk."
+    ),
+    Outcome.ACCOUNT_DISABLED: gettext_noop(
+        "Your account is disabled in your organisation's directory. Contact your helpdesk."
+    ),
+    Outcome.USER_NOT_FOUND: gettext_noop(
+        "Your account was not found in your organisation's directory. Contact your helpdesk."
+    ),
+    Outcome.EXPIRED: gettext_noop(
+        "Your organisation's on-premises password service did not answer in time. Nothing was "
+        "changed. Try again in a moment."
+    ),
+    Outcome.DIRECTORY_UNAVAILABLE: gettext_noop(
+        "Your organisation's directory could not be reached. Nothing was changed. Try again "
+        "later or contact your helpdesk."
+    ),
 }
-FALLBACK = (
+FALLBACK = gettext_noop(
     "Your organisation's directory did not accept the change. Nothing was changed. "
     "Contact your helpdesk if this goes on."
 )
@@ -50,7 +68,7 @@ class DirectoryRefused(DomainError):
 
     def __init__(self, result: Result) -> None:
         self.code = f"directory_{result.outcome}"
-        super().__init__(REFUSALS.get(result.outcome, FALLBACK), outcome=result.outcome)
+        super().__init__(_(REFUSALS.get(result.outcome, FALLBACK)), outcome=result.outcome)
 
 
 class WritebackUnavailable(DomainError):
@@ -59,8 +77,10 @@ class WritebackUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your account is managed by your organisation's on-premises directory, and password "
-            "writeback is not switched on. Contact your helpdesk."
+            _(
+                "Your account is managed by your organisation's on-premises directory, and "
+                "password writeback is not switched on. Contact your helpdesk."
+            )
         )
 
 
@@ -70,7 +90,7 @@ class UnlockUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Unlocking without a reset is not offered here. Choose a new password instead."
+            _("Unlocking without a reset is not offered here. Choose a new password instead.")
         )
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from nacl.public import PublicKey, SealedBox
 
 from sspr.directory.models import Tenant
@@ -62,9 +64,11 @@ class AgentUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your organisation's on-premises password service is not connected right now, so "
-            "your password cannot be changed here. Nothing was changed. Try again later or "
-            "contact your helpdesk."
+            _(
+                "Your organisation's on-premises password service is not connected right now, "
+                "so your password cannot be changed here. Nothing was changed. Try again later "
+                "or contact your helpdesk."
+            )
         )
 
 
@@ -73,11 +77,11 @@ class WritebackTimeout(DomainError):
     code = "writeback_timeout"
 
 
-NOT_STARTED = (
+NOT_STARTED = gettext_noop(
     "Your organisation's on-premises password service did not answer in time. Nothing was "
     "changed. Try again in a moment or contact your helpdesk."
 )
-STARTED_NO_ANSWER = (
+STARTED_NO_ANSWER = gettext_noop(
     "Your organisation's on-premises directory did not confirm the change in time, so it is not "
     "known whether it was made there. Nothing was changed here. Try again in a moment or "
     "contact your helpdesk."
@@ -202,7 +206,7 @@ def _give_up(command: Command) -> Result:
     )
     if unstarted.update(state=Command.State.EXPIRED, sealed={}, finished_at=now):
         log.warning("agent_command_expired command=%s kind=%s", command.pk, command.kind)
-        raise WritebackTimeout(NOT_STARTED)
+        raise WritebackTimeout(_(NOT_STARTED))
     silent = Command.objects.filter(pk=command.pk, state=Command.State.STARTED)
     if silent.update(
         state=Command.State.FAILED,
@@ -211,11 +215,11 @@ def _give_up(command: Command) -> Result:
         result=_no_answer(command.pk),
     ):
         log.warning("agent_command_unanswered command=%s kind=%s", command.pk, command.kind)
-        raise WritebackTimeout(STARTED_NO_ANSWER)
+        raise WritebackTimeout(_(STARTED_NO_ANSWER))
     result = _answered(command.pk)
     if result is not None:
         return result
-    raise WritebackTimeout(NOT_STARTED)
+    raise WritebackTimeout(_(NOT_STARTED))
 
 
 def _no_answer(command_id: str) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Notifications to users about their account. Sending never blocks the change it reports."""
+"""Notifications to users about their account. Sending never blocks the change it reports.
+
+Messages are written in the active language: that of the request whose action they report.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from sspr.directory.models import User
 
@@ -28,7 +33,7 @@ def notify_password_changed(user: User) -> bool:
     tenant = user.tenant
     return _send(
         user.notification_address,
-        f"Your {tenant.name} password was changed",
+        _("Your %(tenant)s password was changed") % {"tenant": tenant.name},
         "messaging/password_changed.txt",
         {
             "user": user,
@@ -43,7 +48,7 @@ def notify_password_reset(user: User, address: str) -> bool:
     tenant = user.tenant
     return _send(
         address,
-        f"Your {tenant.name} password was reset",
+        _("Your %(tenant)s password was reset") % {"tenant": tenant.name},
         "messaging/password_reset.txt",
         {
             "user": user,
@@ -58,7 +63,7 @@ def notify_admins_of_reset(user: User, address: str) -> bool:
     tenant = user.tenant
     return _send(
         address,
-        f"An administrator of {tenant.name} reset their password",
+        _("An administrator of %(tenant)s reset their password") % {"tenant": tenant.name},
         "messaging/admin_reset_notice.txt",
         {"user": user, "tenant": tenant, "when": timezone.now()},
     )
@@ -68,7 +73,7 @@ def notify_admin_reset(user: User) -> bool:
     tenant = user.tenant
     return _send(
         user.notification_address,
-        f"An administrator reset your {tenant.name} password",
+        _("An administrator reset your %(tenant)s password") % {"tenant": tenant.name},
         "messaging/admin_reset.txt",
         {
             "user": user,
@@ -83,9 +88,16 @@ class CodeNotSent(Exception):
     """The code could not be handed to the mail server; the caller tells the user."""
 
 
+_CODE_SUBJECTS = {
+    "reset": gettext_noop("Your verification code"),
+    "caller": gettext_noop("The code your helpdesk asked for"),
+}
+
+
 def send_code_email(to: str, code: str, purpose: str) -> None:
-    subject = "Your verification code" if purpose == "reset" else "Confirm your email address"
-    body = render_to_string("messaging/code.txt", {"code": code, "purpose": purpose})
+    subject = _(_CODE_SUBJECTS.get(purpose, gettext_noop("Confirm your email address")))
+    template = "messaging/caller_code.txt" if purpose == "caller" else "messaging/code.txt"
+    body = render_to_string(template, {"code": code, "purpose": purpose})
     try:
         EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to]).send()
     except Exception as error:  # noqa: BLE001 -- transport errors of any kind

@@ -15,6 +15,7 @@ from sspr.methods.models import RegisteredMethod
 
 class Method:
     name: ClassVar[str]
+    # English, marked for translation: pages show gettext(label), the API and audit the English.
     label: ClassVar[str]
     # Security questions are never offered to administrators.
     for_admins: ClassVar[bool] = True

@@ -28,12 +28,16 @@ class CodeMethod(Method):
             self._enrollment_binding(registration), self.name, str(payload.get("code", ""))
         )
 
+    def send_code(self, registration: RegisteredMethod, binding: str, purpose: str) -> str:
+        """Send a fresh code bound to `binding`; return the masked address it went to."""
+        code = codes.issue(binding, self.name)
+        self.deliver(registration.value, code, purpose)
+        return self.hint(registration)
+
     def challenge(
         self, registration: RegisteredMethod, binding: str, scratch: dict[str, Any]
     ) -> dict[str, Any]:
-        code = codes.issue(binding, self.name)
-        self.deliver(registration.value, code, "reset")
-        return {"sent_to": self.hint(registration)}
+        return {"sent_to": self.send_code(registration, binding, "reset")}
 
     def decoy_challenge(self, hint: str, digest: bytes) -> dict[str, Any]:
         return {"sent_to": hint}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from sspr.errors import InvalidValue
 from sspr.messaging.notify import send_code_email
@@ -14,7 +16,7 @@ from sspr.methods.models import RegisteredMethod
 
 class EmailMethod(CodeMethod):
     name = "email"
-    label = "Email"
+    label = gettext_noop("Email")
     channel = "email"
 
     def normalise(self, value: str) -> str:
@@ -22,7 +24,9 @@ class EmailMethod(CodeMethod):
         try:
             validate_email(address)
         except ValidationError:
-            raise InvalidValue(f"'{value[:254]}' is not an email address.", field="value") from None
+            raise InvalidValue(
+                _("'%(value)s' is not an email address.") % {"value": value[:254]}, field="value"
+            ) from None
         return address
 
     def deliver(self, to: str, code: str, purpose: str) -> None:

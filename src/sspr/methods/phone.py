@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext as _
+
 from sspr.errors import InvalidValue
 from sspr.methods.code_method import CodeMethod
 from sspr.methods.masking import decoy_digits, mask_phone
@@ -21,8 +23,10 @@ class PhoneMethod(CodeMethod):
             number = "+" + number[2:]
         if not _NUMBER.match(number):
             raise InvalidValue(
-                "Enter the number in international form, starting with + and the country "
-                "code, e.g. +1 425 555 0100.",
+                _(
+                    "Enter the number in international form, starting with + and the country "
+                    "code, e.g. +1 425 555 0100."
+                ),
                 field="value",
             )
         return number

@@ -9,6 +9,9 @@ import random
 import unicodedata
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from sspr.directory.passwords import hash_password, verify_password
 from sspr.errors import InvalidValue
 from sspr.methods.base import Method
@@ -29,30 +32,36 @@ def validate_answers(
 ) -> list[tuple[str, str]]:
     """The (question, answer) pairs, checked as Entra checks them."""
     if len(pairs) != count:
-        raise InvalidValue(f"Answer exactly {count} security questions.", field="answers")
+        raise InvalidValue(
+            _("Answer exactly %(count)d security questions.") % {"count": count}, field="answers"
+        )
     cleaned = []
     for pair in pairs:
         question = str(pair.get("question", "")).strip()
         answer = normalise_answer(str(pair.get("answer", "")))
         if question not in allowed_questions:
             raise InvalidValue(
-                f"'{question[:200]}' is not one of the offered questions.", field="answers"
+                _("'%(question)s' is not one of the offered questions.")
+                % {"question": question[:200]},
+                field="answers",
             )
         if not MIN_ANSWER <= len(answer) <= MAX_ANSWER:
             raise InvalidValue(
-                f"Each answer has {MIN_ANSWER} to {MAX_ANSWER} characters.", field="answers"
+                _("Each answer has %(min)d to %(max)d characters.")
+                % {"min": MIN_ANSWER, "max": MAX_ANSWER},
+                field="answers",
             )
         cleaned.append((question, answer))
     if len({q for q, _ in cleaned}) != len(cleaned):
-        raise InvalidValue("Choose a different question for each answer.", field="answers")
+        raise InvalidValue(_("Choose a different question for each answer."), field="answers")
     if len({a for _, a in cleaned}) != len(cleaned):
-        raise InvalidValue("Give a different answer to each question.", field="answers")
+        raise InvalidValue(_("Give a different answer to each question."), field="answers")
     return cleaned
 
 
 class QuestionsMethod(Method):
     name = "questions"
-    label = "Security questions"
+    label = gettext_noop("Security questions")
     for_admins = False
 
     def __init__(
@@ -115,7 +124,7 @@ class QuestionsMethod(Method):
         return bool(drawn) and all(results)
 
     def hint(self, registration: RegisteredMethod) -> str:
-        return "Security questions"
+        return _("Security questions")
 
     def decoy_hint(self, digest: bytes, username: str) -> str:
-        return "Security questions"
+        return _("Security questions")

@@ -9,6 +9,7 @@ from typing import Any
 import pyotp
 import segno
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from sspr.crypto import seal, unseal
 from sspr.methods.base import Method
@@ -48,7 +49,7 @@ def accept(registration: RegisteredMethod, code: str, now: float | None = None) 
 
 class TotpMethod(Method):
     name = "totp"
-    label = "Authenticator app code"
+    label = gettext_noop("Authenticator app code")
 
     def start_enrollment(
         self, registration: RegisteredMethod, payload: dict[str, Any]

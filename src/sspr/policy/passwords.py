@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+
 from sspr.audit.events import Activity, record
 from sspr.directory.identifiers import normalise_upn
 from sspr.errors import DomainError
@@ -41,8 +43,8 @@ class PasswordRejected(DomainError):
 
     def __init__(self, violations: list[Violation]) -> None:
         super().__init__(
-            "The new password does not meet the password rules: "
-            + " ".join(v.message for v in violations)
+            _("The new password does not meet the password rules: %(rules)s")
+            % {"rules": " ".join(v.message for v in violations)}
         )
         self.violations = violations
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from sspr.audit.events import Activity, record
@@ -106,9 +108,19 @@ def _questions(key: str, value: Any) -> list[str]:
     return questions
 
 
+def _is_email(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
+
+
 def _helpdesk(key: str, value: Any) -> str:
     text = str(value).strip()
-    if text and not (text.startswith(("https://", "http://", "mailto:")) or "@" in text):
+    # Shown as a link on the reset pages: only a web or mail address may become one (a
+    # "javascript://x@y" would otherwise pass for an address).
+    if text and not (text.startswith(("https://", "http://", "mailto:")) or _is_email(text)):
         raise InvalidValue(
             "helpdesk_url is a web address (https://...) or an email address.", field=key
         )

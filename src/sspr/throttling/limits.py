@@ -23,6 +23,9 @@ PHONE_OR_APP_ATTEMPTS = Limit("phone", 5, HOUR, DAY)
 EMAIL_CODES = Limit("email", 10, timedelta(minutes=10), DAY)
 REGISTRATION_CODES = Limit("register", 10, HOUR, HOUR)
 REGISTRATION_FAILURES = Limit("register-fail", 10, HOUR, HOUR)
+# Codes the helpdesk sends to check a caller; apart from the user's own, so that it never
+# blocks the user's self-service reset.
+CALLER_CODES = Limit("caller-codes", 5, HOUR, HOUR)
 # Per client address.
 RESET_STARTS_PER_ADDRESS = Limit("ip-start", 30, HOUR, HOUR)
 CODES_PER_ADDRESS = Limit("ip-codes", 30, HOUR, HOUR)

@@ -88,7 +88,7 @@ def agents_page(request: HttpRequest, credential: Credential) -> HttpResponse:
                 context["error"], status_code = refused.message, 400
             else:
                 request.session[NOTICE] = (
-                    "The sync was requested; the agent starts it at its next heartbeat."
+                    "The sync was requested; a connected agent starts it within seconds."
                 )
                 return redirect(reverse("admin-agents", args=[tenant.slug]))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -21,21 +22,23 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         request,
         403,
         "csrf_failed",
-        "This form has expired or was not sent from this site. Go back, reload the "
-        "page and try again.",
+        _(
+            "This form has expired or was not sent from this site. Go back, reload the "
+            "page and try again."
+        ),
     )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _answer(request, 400, "bad_request", "The request could not be understood.")
+    return _answer(request, 400, "bad_request", _("The request could not be understood."))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _answer(request, 403, "forbidden", "You do not have access to this page.")
+    return _answer(request, 403, "forbidden", _("You do not have access to this page."))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _answer(request, 404, "not_found", "There is nothing at this address.")
+    return _answer(request, 404, "not_found", _("There is nothing at this address."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -43,5 +46,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         request,
         500,
         "internal_error",
-        "Something went wrong on our side. Nothing was changed; please try again.",
+        _("Something went wrong on our side. Nothing was changed; please try again."),
     )

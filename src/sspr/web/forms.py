@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 
 def _username() -> forms.CharField:
     return forms.CharField(
-        label="User name",
+        label=gettext_lazy("User name"),
         max_length=256,
         widget=forms.TextInput(
             attrs={
@@ -19,7 +24,7 @@ def _username() -> forms.CharField:
     )
 
 
-def _password(label: str, autocomplete: str, **attrs: Any) -> forms.CharField:
+def _password(label: str | _StrPromise, autocomplete: str, **attrs: Any) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=1024,
@@ -30,7 +35,7 @@ def _password(label: str, autocomplete: str, **attrs: Any) -> forms.CharField:
 
 class SignInForm(forms.Form):
     username = _username()
-    password = _password("Password", "current-password")
+    password = _password(gettext_lazy("Password"), "current-password")
 
 
 class ResetStartForm(forms.Form):
@@ -41,14 +46,14 @@ class NewPasswordForm(forms.Form):
     """A new password typed twice."""
 
     new_password = _password(
-        "New password", "new-password", **{"aria-describedby": "password-rules"}
+        gettext_lazy("New password"), "new-password", **{"aria-describedby": "password-rules"}
     )
-    confirm_password = _password("Confirm new password", "new-password")
+    confirm_password = _password(gettext_lazy("Confirm new password"), "new-password")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("new_password") != data.get("confirm_password"):
-            self.add_error("confirm_password", "The two new passwords do not match.")
+            self.add_error("confirm_password", _("The two new passwords do not match."))
         return data
 
     def __init__(
@@ -61,5 +66,7 @@ class NewPasswordForm(forms.Form):
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current_password = _password("Current password", "current-password", autofocus=True)
+    current_password = _password(
+        gettext_lazy("Current password"), "current-password", autofocus=True
+    )
     field_order = ["current_password", "new_password", "confirm_password"]

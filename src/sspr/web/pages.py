@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from sspr.directory import credentials
@@ -155,7 +156,7 @@ def change_page(request: HttpRequest, credential: Credential) -> HttpResponse:
             )
         except PasswordRejected as rejected:
             context["violations"] = rejected.violations
-            context["error"] = "Your new password does not meet the rules."
+            context["error"] = _("Your new password does not meet the rules.")
         except DomainError as failure:
             context["error"] = failure.message
         else:
@@ -173,7 +174,7 @@ def default_tenant_redirect(page: str) -> Any:
             return render(
                 request,
                 "sspr/error.html",
-                {"message": "No organisation has been set up yet."},
+                {"message": _("No organisation has been set up yet.")},
                 status=404,
             )
         return HttpResponseRedirect(reverse(page, args=[tenant.slug]))

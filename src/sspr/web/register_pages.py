@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from sspr.directory.models import Credential
@@ -37,7 +38,7 @@ def _add(request: HttpRequest, credential: Credential) -> dict[str, Any]:
     if item.state == item.State.PENDING:
         request.session[PENDING] = {"id": item.pk, "method": method, **info}
         return {}
-    return {"notice": "Your security questions are saved."}
+    return {"notice": _("Your security questions are saved.")}
 
 
 def _act(request: HttpRequest, credential: Credential) -> dict[str, Any]:
@@ -50,16 +51,16 @@ def _act(request: HttpRequest, credential: Credential) -> dict[str, Any]:
             credential.user, int(pending.get("id", 0)), {"code": request.POST.get("code", "")}
         )
         request.session.pop(PENDING, None)
-        return {"notice": "Your method is registered."}
+        return {"notice": _("Your method is registered.")}
     if action == "cancel":
         request.session.pop(PENDING, None)
         return {}
     if action == "remove":
         registration.remove(credential, int(request.POST.get("id", "0") or 0))
-        return {"notice": "The method was removed."}
+        return {"notice": _("The method was removed.")}
     if action == "review":
         registration.review(credential.user)
-        return {"notice": "Thank you: your security info is confirmed."}
+        return {"notice": _("Thank you: your security info is confirmed.")}
     if action == "skip":
         request.session[SKIPPED] = True
         return {"skip": True}
@@ -104,13 +105,13 @@ def render_register(
         "methods": [
             {
                 "item": m,
-                "label": METHOD_CLASSES[m.method].label,
+                "label": _(METHOD_CLASSES[m.method].label),
                 "hint": method_for(m.method, policy).hint(m),
             }
             for m in mine
         ],
         "offered": [
-            {"name": n, "label": METHOD_CLASSES[n].label, "channel": METHOD_CLASSES[n].channel}
+            {"name": n, "label": _(METHOD_CLASSES[n].label), "channel": METHOD_CLASSES[n].channel}
             for n in offered
             if n not in {m.method for m in mine}
         ],

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from sspr.directory.models import Tenant
@@ -36,7 +37,7 @@ def _current_flow(request: HttpRequest, tenant: Tenant) -> ResetFlow | None:
 
 
 def _labels() -> dict[str, str]:
-    return {name: cls.label for name, cls in METHOD_CLASSES.items()}
+    return {name: _(cls.label) for name, cls in METHOD_CLASSES.items()}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -149,7 +150,7 @@ def new_password_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         try:
             reset.complete(flow.id, form.cleaned_data["new_password"])
         except PasswordRejected as rejected:
-            violations, error = rejected.violations, "Your new password does not meet the rules."
+            violations, error = rejected.violations, _("Your new password does not meet the rules.")
         except DomainError as failure:
             error = failure.message
         else:

@@ -1,8 +1,9 @@
 """Directories the agent speaks to: one module each, one interface (base.py).
 
 `open_directory(config)` picks the implementation from `config.kind`. The LDAP plumbing both
-implementations share (URL and TLS handling, a reconnecting service connection, paged searches,
-the mapping of transport failures to `Outcome.DIRECTORY_UNAVAILABLE`) is here too.
+implementations share (URL and TLS handling, a reconnecting service connection, connections bound
+as a user, paged searches, the mapping of transport failures to `Outcome.DIRECTORY_UNAVAILABLE`)
+is here too; the read loop of a sync they share is reading.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -25,7 +26,7 @@ from ldap3.core.exceptions import (
 )
 from ldap3.utils.dn import parse_dn
 
-from sspr_agent.directory.base import Directory, DirectoryConfig
+from sspr_agent.directory.base import Directory, DirectoryConfig, OperationResult
 from sspr_protocol.messages import Outcome
 
 T = TypeVar("T")
@@ -105,6 +106,17 @@ def text(attributes: dict[str, Any], name: str) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def naming_context(contexts: Iterable[str], dn: str) -> str:
+    """The longest of `contexts` (a rootDSE's namingContexts) that holds `dn`; "" when none does."""
+    inside = [c for c in contexts if dn_within(dn, c)]
+    return max(inside, key=len) if inside else ""
+
+
+def unavailable_or_error(code: Any) -> Outcome:
+    """The Outcome of an LDAP result code that no rule of the caller's explains."""
+    return Outcome.DIRECTORY_UNAVAILABLE if code in UNAVAILABLE_RESULTS else Outcome.DIRECTORY_ERROR
 
 
 def and_filter(*parts: str) -> str:
@@ -197,13 +209,8 @@ class LdapLink:
             result = conn.result or {}
             _close(conn)
             code = result.get("result")
-            outcome = (
-                Outcome.DIRECTORY_UNAVAILABLE
-                if code in UNAVAILABLE_RESULTS
-                else Outcome.DIRECTORY_ERROR
-            )
             raise DirectoryError(
-                outcome,
+                unavailable_or_error(code),
                 f"the service account could not bind: {code} {result.get('description')} "
                 f"{result.get('message', '')}".strip(),
             )
@@ -224,6 +231,45 @@ class LdapLink:
                             Outcome.DIRECTORY_UNAVAILABLE, f"{self.host}:{self.port}: {exc}"
                         ) from exc
             raise AssertionError("unreachable")
+
+    def service_result(
+        self, operation: Callable[[Connection], OperationResult], *, retry: bool = True
+    ) -> OperationResult:
+        """`with_service` for a writeback, whose failures are answers too (never raised)."""
+        try:
+            return self.with_service(operation, retry=retry)
+        except DirectoryError as exc:
+            return OperationResult(exc.outcome, exc.message)
+
+    def as_user(
+        self,
+        dn: str,
+        password: str,
+        operation: Callable[[Connection], T],
+        *,
+        controls: Any = None,
+    ) -> T | OperationResult:
+        """`operation` on a connection of its own where `dn` tried to bind with `password`.
+
+        `operation` reads `conn.bound` (and `conn.result` for why not). A server out of reach, a
+        TLS failure or the connection lost on the way is answered, never raised; the connection
+        is closed after. Not retried: a failed bind as the user counts towards a lockout.
+        """
+        if not password:
+            # RFC 4513: a simple bind with an empty password is unauthenticated, and "succeeds".
+            return OperationResult(Outcome.WRONG_PASSWORD, "empty password refused before binding")
+        try:
+            conn = self.connect(dn, password, controls)
+        except DirectoryError as exc:
+            return OperationResult(exc.outcome, exc.message)
+        try:
+            return operation(conn)
+        except LDAPCommunicationError as exc:
+            return OperationResult(
+                Outcome.DIRECTORY_UNAVAILABLE, f"{self.host}:{self.port}: connection lost: {exc}"
+            )
+        finally:
+            _close(conn)
 
     def drop_service(self) -> None:
         with self._lock:
@@ -272,13 +318,8 @@ class LdapLink:
             code = result.get("result")
             if code not in (0, None):
                 # 32 here means base_dn itself is missing: a configuration error
-                outcome = (
-                    Outcome.DIRECTORY_UNAVAILABLE
-                    if code in UNAVAILABLE_RESULTS
-                    else Outcome.DIRECTORY_ERROR
-                )
                 raise DirectoryError(
-                    outcome,
+                    unavailable_or_error(code),
                     f"search {base} {search_filter}: {code} {result.get('description')} "
                     f"{result.get('message', '')}".strip(),
                 )

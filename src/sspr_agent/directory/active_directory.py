@@ -82,21 +82,20 @@ from typing import Any
 
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection
 from ldap3.core.exceptions import LDAPCommunicationError
-from ldap3.utils.conv import escape_filter_chars
 
 from sspr_agent.directory import (
     UNAVAILABLE_RESULTS,
     DirectoryError,
     LdapLink,
-    and_filter,
     dn_within,
     first,
-    norm_dn,
+    naming_context,
     text,
     values,
 )
 from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
-from sspr_protocol.messages import GroupRecord, Outcome, UserRecord
+from sspr_agent.directory.reading import Account, Entry, Schema, SyncReader
+from sspr_protocol.messages import Outcome
 
 SHOW_DELETED_OID = "1.2.840.113556.1.4.417"
 UF_ACCOUNTDISABLE = 0x2
@@ -108,20 +107,8 @@ _FILETIME_UNIX_EPOCH = 116_444_736_000_000_000
 POLICY_HINTS_OID = "1.2.840.113556.1.4.2239"
 POLICY_HINTS = [(POLICY_HINTS_OID, False, b"\x30\x03\x02\x01\x01")]
 _NEVER = (0, 0x7FFFFFFFFFFFFFFF)
-DEFAULT_ATTRIBUTES = {
-    "upn": "userPrincipalName",
-    "display_name": "displayName",
-    "given_name": "givenName",
-    "family_name": "sn",
-    "mail": "mail",
-    "mobile_phone": "mobile",
-    "office_phone": "telephoneNumber",
-}
-USER_CLASSES = "(&(objectClass=user)(objectCategory=person))"
-GROUP_CLASSES = "(objectClass=group)"
 _RANGE = re.compile(r"^(?P<name>[^;]+);range=(?P<low>\d+)-(?P<high>\d+|\*)$", re.IGNORECASE)
 _DATA_CODE = re.compile(r"\bdata ([0-9a-fA-F]+)\b")
-_RESOLVE_BATCH = 50
 
 # AD bind "data" sub-codes.
 _BIND_CODES = {
@@ -155,7 +142,7 @@ def filetime_to_unix(value: Any) -> float | None:
     return (number - _FILETIME_UNIX_EPOCH) / 10_000_000
 
 
-def guid_of(entry: dict[str, Any]) -> str:
+def guid_of(entry: Entry) -> str:
     """objectGUID as a canonical lower-case UUID string ('' when absent)."""
     raw = first(entry.get("raw_attributes") or {}, "objectGUID")
     if isinstance(raw, bytes) and len(raw) == 16:
@@ -166,6 +153,36 @@ def guid_of(entry: dict[str, Any]) -> str:
     if isinstance(value, str) and value:
         return str(uuid.UUID(value.strip("{}")))
     return ""
+
+
+def account_of(attributes: dict[str, Any]) -> Account:
+    """A user's account state (the table above: enabled, locked_out, password_last_set)."""
+    uac = _int(first(attributes, "userAccountControl"))
+    lockout_time = _int(first(attributes, "lockoutTime"))
+    computed = first(attributes, "msDS-User-Account-Control-Computed")
+    return Account(
+        enabled=not uac & UF_ACCOUNTDISABLE,
+        locked_out=lockout_time > 0 and (computed is None or bool(_int(computed) & UF_LOCKOUT)),
+        password_last_set=filetime_to_unix(first(attributes, "pwdLastSet")),
+    )
+
+
+SCHEMA = Schema(
+    user_classes="(&(objectClass=user)(objectCategory=person))",
+    group_classes="(objectClass=group)",
+    anchor="objectGUID",
+    anchor_of=guid_of,
+    dn_attribute="distinguishedName",
+    member_attributes=("member",),
+    upn="userPrincipalName",
+    account_attributes=(
+        "userAccountControl",
+        "lockoutTime",
+        "pwdLastSet",
+        "msDS-User-Account-Control-Computed",
+    ),
+    account_of=account_of,
+)
 
 
 def bind_data_code(message: str | None) -> str | None:
@@ -207,95 +224,15 @@ class ActiveDirectory:
     def __init__(self, config: DirectoryConfig) -> None:
         self.config = config
         self.link = LdapLink(config, default_port=389)
-        self.names = {**DEFAULT_ATTRIBUTES, **config.attributes}
         self._naming_context: str | None = None
+        self.reads = SyncReader(self.link, SCHEMA, member_dns=self._member_dns)
 
     # ---------------------------------------------------------------- reads
-    def _user_filter(self, *extra: str) -> str:
-        return and_filter(USER_CLASSES, self.config.user_filter, *extra)
+    def _member_dns(self, entry: Entry) -> list[str]:
+        # Another connection: a search in the middle of a paged search may end it.
+        return self.link.with_service(functools.partial(self._members, entry=entry))
 
-    def _group_filter(self, *extra: str) -> str:
-        return and_filter(GROUP_CLASSES, self.config.group_filter, *extra)
-
-    def _user_attributes(self) -> list[str]:
-        names = {
-            "objectGUID",
-            "cn",
-            "userAccountControl",
-            "lockoutTime",
-            "pwdLastSet",
-            "msDS-User-Account-Control-Computed",
-        }
-        names.update(self.names.values())
-        return sorted(names)
-
-    def _user_record(self, entry: dict[str, Any]) -> UserRecord | None:
-        anchor = guid_of(entry)
-        if not anchor:
-            return None
-        attributes = entry.get("attributes") or {}
-        name = self.names
-        uac = _int(first(attributes, "userAccountControl"))
-        lockout_time = _int(first(attributes, "lockoutTime"))
-        computed = first(attributes, "msDS-User-Account-Control-Computed")
-        locked = lockout_time > 0 and (computed is None or bool(_int(computed) & UF_LOCKOUT))
-        return UserRecord(
-            anchor=anchor,
-            dn=entry["dn"],
-            upn=text(attributes, name["upn"]),
-            display_name=text(attributes, name["display_name"]) or text(attributes, "cn"),
-            given_name=text(attributes, name["given_name"]),
-            family_name=text(attributes, name["family_name"]),
-            mail=text(attributes, name["mail"]),
-            mobile_phone=text(attributes, name["mobile_phone"]),
-            office_phone=text(attributes, name["office_phone"]),
-            enabled=not uac & UF_ACCOUNTDISABLE,
-            locked_out=locked,
-            password_last_set=filetime_to_unix(first(attributes, "pwdLastSet")),
-        )
-
-    def _read(
-        self, conn: Connection, page_size: int, user_filter: str, group_filter: str
-    ) -> Iterator[Page]:
-        anchors: dict[str, str] = {}  # normalised DN → anchor ("" = looked up, not in scope)
-        for entries in self.link.paged_search(
-            conn, self.config.base_dn, user_filter, self._user_attributes(), page_size
-        ):
-            users = [u for u in (self._user_record(e) for e in entries) if u is not None]
-            for user in users:
-                anchors[norm_dn(user.dn)] = user.anchor
-            if users:
-                yield Page(users=users, groups=[], deleted_anchors=[])
-        for entries in self.link.paged_search(
-            conn, self.config.base_dn, group_filter, ["objectGUID", "cn", "member"], page_size
-        ):
-            groups: list[GroupRecord] = []
-            for entry in entries:
-                anchor = guid_of(entry)
-                if not anchor:
-                    continue
-                anchors[norm_dn(entry["dn"])] = anchor
-                attributes = entry.get("attributes") or {}
-                # Another connection: a search in the middle of a paged search may end it.
-                members = self.link.with_service(functools.partial(self._members, entry=entry))
-                self.link.with_service(
-                    functools.partial(self._resolve, dns=members, anchors=anchors)
-                )
-                member_anchors = list(
-                    dict.fromkeys(a for a in (anchors.get(norm_dn(m)) for m in members) if a)
-                )
-                groups.append(
-                    GroupRecord(
-                        anchor=anchor,
-                        dn=entry["dn"],
-                        name=text(attributes, "cn"),
-                        member_anchors=member_anchors,
-                    )
-                )
-            if groups:
-                yield Page(users=[], groups=groups, deleted_anchors=[])
-
-    def _members(self, conn: Connection, entry: dict[str, Any]) -> list[str]:
+    def _members(self, conn: Connection, entry: Entry) -> list[str]:
         """All member DNs, following ranged retrieval (a DC hands out 1500 values at a time)."""
         attributes = entry.get("attributes") or {}
         members = [str(v) for v in values(attributes, "member")]
@@ -317,44 +254,16 @@ class ActiveDirectory:
             ranged = [(k, v) for k, v in attributes.items() if _RANGE.match(k)]
         return members
 
-    def _resolve(self, conn: Connection, dns: list[str], anchors: dict[str, str]) -> None:
-        """Find the anchors of member DNs not seen yet (in-scope users and groups only)."""
-        unknown = list(dict.fromkeys(d for d in dns if norm_dn(d) not in anchors))
-        for start in range(0, len(unknown), _RESOLVE_BATCH):
-            batch = unknown[start : start + _RESOLVE_BATCH]
-            for dn in batch:
-                anchors[norm_dn(dn)] = ""
-            in_base = [dn for dn in batch if dn_within(dn, self.config.base_dn)]
-            if not in_base:
-                continue
-            by_dn = (
-                "(|"
-                + "".join(f"(distinguishedName={escape_filter_chars(d)})" for d in in_base)
-                + ")"
-            )
-            scope = f"(|{self._user_filter()}{self._group_filter()})"
-            for entries in self.link.paged_search(
-                conn, self.config.base_dn, and_filter(scope, by_dn), ["objectGUID"], 1000
-            ):
-                for entry in entries:
-                    guid = guid_of(entry)
-                    if guid:
-                        anchors[norm_dn(entry["dn"])] = guid
-
     def read_all(self, page_size: int = 1000) -> Iterator[Page]:
-        with self.link.reader() as conn:
-            yield from self._read(conn, page_size, self._user_filter(), self._group_filter())
+        yield from self.reads.pages(page_size)
 
     def read_changes(self, cursor: str, page_size: int = 1000) -> Iterator[Page]:
         try:
             usn = int(cursor)
         except ValueError:
             raise DirectoryError(Outcome.DIRECTORY_ERROR, f"not an AD USN: {cursor!r}") from None
-        since = f"(uSNChanged>={usn + 1})"
         with self.link.reader() as conn:
-            yield from self._read(
-                conn, page_size, self._user_filter(since), self._group_filter(since)
-            )
+            yield from self.reads.read(conn, page_size, since=f"(uSNChanged>={usn + 1})")
             deleted = self._tombstones(conn, usn, page_size)
         for start in range(0, len(deleted), max(1, page_size)):
             yield Page(users=[], groups=[], deleted_anchors=deleted[start : start + page_size])
@@ -395,10 +304,10 @@ class ActiveDirectory:
         if self._naming_context is None:
             root = self._root_dse(conn)
             contexts = [str(v) for v in values(root, "namingContexts")]
-            inside = [c for c in contexts if dn_within(self.config.base_dn, c)]
-            default = text(root, "defaultNamingContext")
             self._naming_context = (
-                max(inside, key=len) if inside else default or self.config.base_dn
+                naming_context(contexts, self.config.base_dn)
+                or text(root, "defaultNamingContext")
+                or self.config.base_dn
             )
         return self._naming_context
 
@@ -439,7 +348,7 @@ class ActiveDirectory:
                 conn, conn.result, dn, new_password, change=False, history=enforce_policy
             )
 
-        return self._with_service(operation)
+        return self.link.service_result(operation)
 
     def change_password(self, dn: str, old_password: str, new_password: str) -> OperationResult:
         if not old_password:
@@ -452,23 +361,17 @@ class ActiveDirectory:
                 (MODIFY_ADD, [_encode_password(new_password)]),
             ]
         }
-        try:
-            conn = self.link.connect(dn, old_password)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        try:
+
+        def as_the_user(conn: Connection) -> OperationResult | None:
             if conn.bound:
                 conn.modify(dn, changes)
                 return self._outcome(conn, conn.result, dn, new_password, change=True)
             failure = self._bind_failure(dn, conn.result)
-            if failure.outcome != Outcome.MUST_CHANGE:
-                return failure
-        except LDAPCommunicationError as exc:
-            return OperationResult(
-                Outcome.DIRECTORY_UNAVAILABLE, f"connection lost during the change: {exc}"
-            )
-        finally:
-            _unbind(conn)
+            return None if failure.outcome == Outcome.MUST_CHANGE else failure
+
+        answer = self.link.as_user(dn, old_password, as_the_user)
+        if answer is not None:
+            return answer
 
         # Must change (773) or expired (532): the user cannot bind, but may still change the
         # password knowing the old one. Over the service connection; not repeated if it breaks.
@@ -476,45 +379,27 @@ class ActiveDirectory:
             service.modify(dn, changes)
             return self._outcome(service, service.result, dn, new_password, change=True)
 
-        try:
-            result: OperationResult = self.link.with_service(operation, retry=False)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        return result
+        return self.link.service_result(operation, retry=False)
 
     def unlock(self, dn: str) -> OperationResult:
         def operation(conn: Connection) -> OperationResult:
             conn.modify(dn, {"lockoutTime": [(MODIFY_REPLACE, ["0"])]})
             return self._outcome(conn, conn.result, dn, "", change=False)
 
-        return self._with_service(operation)
+        return self.link.service_result(operation)
 
     def verify_credentials(self, dn: str, password: str) -> OperationResult:
-        if not password:
-            # An empty password makes a simple bind unauthenticated, and it "succeeds".
-            return OperationResult(Outcome.WRONG_PASSWORD, "empty password refused before binding")
-        try:
-            conn = self.link.connect(dn, password)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        try:
+        def operation(conn: Connection) -> OperationResult:
             if conn.bound:
                 return OperationResult(Outcome.OK)
             return self._bind_failure(dn, conn.result)
-        finally:
-            _unbind(conn)
+
+        return self.link.as_user(dn, password, operation)
 
     def close(self) -> None:
         self.link.close()
 
     # ---------------------------------------------------------------- mapping
-    def _with_service(self, operation: Any) -> OperationResult:
-        try:
-            result: OperationResult = self.link.with_service(operation)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        return result
-
     def _exists(self, dn: str) -> bool | None:
         def operation(conn: Connection) -> bool | None:
             conn.search(dn, "(objectClass=*)", BASE, attributes=["objectGUID"])
@@ -669,10 +554,3 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
-
-
-def _unbind(conn: Connection) -> None:
-    try:
-        conn.unbind()
-    except Exception:  # noqa: BLE001 - closing a connection that failed is best effort
-        return

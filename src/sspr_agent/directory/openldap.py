@@ -100,7 +100,6 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
-import functools
 import hashlib
 import hmac
 import logging
@@ -113,22 +112,21 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from ldap3 import BASE, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
-from ldap3.core.exceptions import LDAPCommunicationError
-from ldap3.utils.conv import escape_filter_chars
 
 from sspr_agent.directory import (
-    UNAVAILABLE_RESULTS,
     DirectoryError,
     LdapLink,
-    and_filter,
     dn_within,
     first,
+    naming_context,
     norm_dn,
     text,
+    unavailable_or_error,
     values,
 )
 from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
-from sspr_protocol.messages import GroupRecord, Outcome, UserRecord
+from sspr_agent.directory.reading import Account, Entry, Schema, SyncReader
+from sspr_protocol.messages import Outcome
 
 log = logging.getLogger("sspr_agent.directory.openldap")
 
@@ -149,17 +147,6 @@ PPOLICY_ERRORS = {
     8: "passwordInHistory",
     9: "passwordTooLong",
 }
-DEFAULT_ATTRIBUTES = {
-    "upn": "mail",
-    "display_name": "displayName",
-    "given_name": "givenName",
-    "family_name": "sn",
-    "mail": "mail",
-    "mobile_phone": "mobile",
-    "office_phone": "telephoneNumber",
-}
-USER_CLASSES = "(objectClass=inetOrgPerson)"
-GROUP_CLASSES = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 STATE_ATTRIBUTES = ["entryUUID", "pwdAccountLockedTime", "pwdFailureTime", "pwdReset"]
 # What a policy check reads of the entry, and of its policy.
 PASSWORD_ATTRIBUTES = ["userPassword", "pwdHistory", "pwdPolicySubentry"]
@@ -174,7 +161,6 @@ POLICY_ATTRIBUTES = [
 ]
 _CSN = re.compile(r"^\d{14}(\.\d{1,6})?Z#[0-9a-fA-F]{6}#[0-9a-fA-F]{3}#[0-9a-fA-F]{6}$")
 _UNIQUE_MEMBER_UID = re.compile(r"#'[01]*'B$")
-_RESOLVE_BATCH = 50
 
 
 # ------------------------------------------------------------------------- ppolicy control
@@ -443,122 +429,61 @@ def policy_refusal(
 
 
 # ------------------------------------------------------------------------------ directory
+def entry_uuid(entry: Entry) -> str:
+    """entryUUID, lower-case ('' when absent)."""
+    return text(entry.get("attributes") or {}, "entryUUID").lower()
+
+
+def member_dns(entry: Entry) -> list[str]:
+    """The DNs of member and uniqueMember (without a uniqueMember's optional #'...'B UID)."""
+    attributes = entry.get("attributes") or {}
+    members = [
+        _UNIQUE_MEMBER_UID.sub("", str(v))
+        for v in values(attributes, "member") + values(attributes, "uniqueMember")
+    ]
+    return [m for m in members if m.strip()]
+
+
+def account_of(attributes: dict[str, Any]) -> Account:
+    """A user's account state (the table above: enabled, locked_out, password_last_set)."""
+    locked_time = text(attributes, "pwdAccountLockedTime")
+    return Account(
+        enabled=locked_time != DISABLED_MARK,
+        locked_out=bool(locked_time) and locked_time != DISABLED_MARK,
+        password_last_set=generalized_time(first(attributes, "pwdChangedTime")),
+    )
+
+
+SCHEMA = Schema(
+    user_classes="(objectClass=inetOrgPerson)",
+    group_classes="(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+    anchor="entryUUID",
+    anchor_of=entry_uuid,
+    dn_attribute="entryDN",
+    member_attributes=("member", "uniqueMember"),
+    upn="mail",
+    account_attributes=("pwdAccountLockedTime", "pwdChangedTime"),
+    account_of=account_of,
+)
+
+
 class OpenLdapDirectory:
     """The `Directory` protocol for OpenLDAP slapd (ppolicy, syncprov)."""
 
     def __init__(self, config: DirectoryConfig) -> None:
         self.config = config
         self.link = LdapLink(config, default_port=389)
-        self.names = {**DEFAULT_ATTRIBUTES, **config.attributes}
         self._suffix: str | None = None
         self._default_policy: str | None = None  # found once; never a guess
+        self.reads = SyncReader(self.link, SCHEMA, member_dns=member_dns)
 
     # ---------------------------------------------------------------- reads
-    def _user_filter(self, *extra: str) -> str:
-        return and_filter(USER_CLASSES, self.config.user_filter, *extra)
-
-    def _group_filter(self, *extra: str) -> str:
-        return and_filter(GROUP_CLASSES, self.config.group_filter, *extra)
-
     def _user_attributes(self) -> list[str]:
-        names = {"entryUUID", "pwdAccountLockedTime", "pwdChangedTime", "cn"}
-        names.update(self.names.values())
-        return sorted(names)
-
-    def _user_record(self, entry: dict[str, Any]) -> UserRecord | None:
-        attributes = entry.get("attributes") or {}
-        anchor = text(attributes, "entryUUID").lower()
-        if not anchor:
-            return None
-        locked_time = text(attributes, "pwdAccountLockedTime")
-        name = self.names
-        return UserRecord(
-            anchor=anchor,
-            dn=entry["dn"],
-            upn=text(attributes, name["upn"]),
-            display_name=text(attributes, name["display_name"]) or text(attributes, "cn"),
-            given_name=text(attributes, name["given_name"]),
-            family_name=text(attributes, name["family_name"]),
-            mail=text(attributes, name["mail"]),
-            mobile_phone=text(attributes, name["mobile_phone"]),
-            office_phone=text(attributes, name["office_phone"]),
-            enabled=locked_time != DISABLED_MARK,
-            locked_out=bool(locked_time) and locked_time != DISABLED_MARK,
-            password_last_set=generalized_time(first(attributes, "pwdChangedTime")),
-        )
-
-    def _read(
-        self, conn: Connection, page_size: int, user_filter: str, group_filter: str
-    ) -> Iterator[Page]:
-        anchors: dict[str, str] = {}  # normalised DN → anchor ("" = looked up, not in scope)
-        for entries in self.link.paged_search(
-            conn, self.config.base_dn, user_filter, self._user_attributes(), page_size
-        ):
-            users = [u for u in (self._user_record(e) for e in entries) if u is not None]
-            for user in users:
-                anchors[norm_dn(user.dn)] = user.anchor
-            if users:
-                yield Page(users=users, groups=[], deleted_anchors=[])
-        for entries in self.link.paged_search(
-            conn,
-            self.config.base_dn,
-            group_filter,
-            ["entryUUID", "cn", "member", "uniqueMember"],
-            page_size,
-        ):
-            groups: list[GroupRecord] = []
-            for entry in entries:
-                attributes = entry.get("attributes") or {}
-                anchor = text(attributes, "entryUUID").lower()
-                if not anchor:
-                    continue
-                anchors[norm_dn(entry["dn"])] = anchor
-                members = [
-                    _UNIQUE_MEMBER_UID.sub("", str(v))
-                    for v in values(attributes, "member") + values(attributes, "uniqueMember")
-                ]
-                members = [m for m in members if m.strip()]
-                # On another connection: a search in the middle of a paged search would end it.
-                self.link.with_service(
-                    functools.partial(self._resolve, dns=members, anchors=anchors)
-                )
-                member_anchors = list(
-                    dict.fromkeys(a for a in (anchors.get(norm_dn(m)) for m in members) if a)
-                )
-                groups.append(
-                    GroupRecord(
-                        anchor=anchor,
-                        dn=entry["dn"],
-                        name=text(attributes, "cn"),
-                        member_anchors=member_anchors,
-                    )
-                )
-            if groups:
-                yield Page(users=[], groups=groups, deleted_anchors=[])
-
-    def _resolve(self, conn: Connection, dns: list[str], anchors: dict[str, str]) -> None:
-        """Find the anchors of member DNs not seen yet (in-scope users and groups only)."""
-        unknown = list(dict.fromkeys(d for d in dns if norm_dn(d) not in anchors))
-        for start in range(0, len(unknown), _RESOLVE_BATCH):
-            batch = unknown[start : start + _RESOLVE_BATCH]
-            for dn in batch:
-                anchors[norm_dn(dn)] = ""
-            in_base = [dn for dn in batch if dn_within(dn, self.config.base_dn)]
-            if not in_base:
-                continue
-            by_dn = "(|" + "".join(f"(entryDN={escape_filter_chars(d)})" for d in in_base) + ")"
-            scope = f"(|{self._user_filter()}{self._group_filter()})"
-            for entries in self.link.paged_search(
-                conn, self.config.base_dn, and_filter(scope, by_dn), ["entryUUID"], 1000
-            ):
-                for entry in entries:
-                    uuid = text(entry.get("attributes") or {}, "entryUUID").lower()
-                    if uuid:
-                        anchors[norm_dn(entry["dn"])] = uuid
+        """What a sync reads of each user (bench/hybrid.py sizes a sync by it)."""
+        return self.reads.user_attributes
 
     def read_all(self, page_size: int = 1000) -> Iterator[Page]:
-        with self.link.reader() as conn:
-            yield from self._read(conn, page_size, self._user_filter(), self._group_filter())
+        yield from self.reads.pages(page_size)
 
     def read_changes(self, cursor: str, page_size: int = 1000) -> Iterator[Page]:
         cursor = cursor.strip()
@@ -566,10 +491,7 @@ class OpenLdapDirectory:
             raise DirectoryError(Outcome.DIRECTORY_ERROR, f"not an OpenLDAP CSN: {cursor!r}")
         # Strictly after the cursor: a CSN names one change, so the entry that set it is skipped.
         since = f"(&(entryCSN>={cursor})(!(entryCSN={cursor})))"
-        with self.link.reader() as conn:
-            yield from self._read(
-                conn, page_size, self._user_filter(since), self._group_filter(since)
-            )
+        yield from self.reads.pages(page_size, since)
 
     def cursor(self) -> str:
         def operation(conn: Connection) -> str:
@@ -598,8 +520,7 @@ class OpenLdapDirectory:
                 contexts = [
                     str(v) for v in values(conn.response[0]["attributes"], "namingContexts")
                 ]
-            inside = [c for c in contexts if dn_within(self.config.base_dn, c)]
-            self._suffix = max(inside, key=len) if inside else self.config.base_dn
+            self._suffix = naming_context(contexts, self.config.base_dn) or self.config.base_dn
         return self._suffix
 
     # ---------------------------------------------------------------- writeback
@@ -615,7 +536,7 @@ class OpenLdapDirectory:
         if code in (32, 34):
             return None
         if code != 0:
-            raise DirectoryError(_outcome_of_code(code), _describe(conn.result))
+            raise DirectoryError(unavailable_or_error(code), _describe(conn.result))
         entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
         if not entries:
             return None
@@ -640,7 +561,7 @@ class OpenLdapDirectory:
             # slapd would apply it (or, for a broken pwdPolicySubentry, none): without it, the
             # agent cannot tell, and must not write.
             raise DirectoryError(
-                _outcome_of_code(code) if code else Outcome.DIRECTORY_ERROR,
+                unavailable_or_error(code) if code else Outcome.DIRECTORY_ERROR,
                 f"cannot read the password policy {dn}: {_describe(conn.result)}",
             )
         return PasswordPolicy.of(entries[0]["dn"], entries[0].get("attributes") or {})
@@ -732,30 +653,23 @@ class OpenLdapDirectory:
                 )
             return OperationResult(Outcome.OK)
 
-        return self._with_service(operation)
+        return self.link.service_result(operation)
 
     def change_password(self, dn: str, old_password: str, new_password: str) -> OperationResult:
         if not old_password:
             return OperationResult(Outcome.WRONG_PASSWORD, "empty old password refused")
         if not new_password:
             return OperationResult(Outcome.PASSWORD_TOO_SHORT, "an empty password is refused")
-        try:
-            conn = self.link.connect(dn, old_password, controls=PPOLICY_REQUEST)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        try:
+
+        def operation(conn: Connection) -> OperationResult:
             if not conn.bound:
                 return self._bind_failure(dn, conn.result)
             conn.extend.standard.modify_password(
                 dn, old_password, new_password, controls=PPOLICY_REQUEST
             )
             return self._outcome(conn.result)
-        except LDAPCommunicationError as exc:
-            return OperationResult(
-                Outcome.DIRECTORY_UNAVAILABLE, f"connection lost during the change: {exc}"
-            )
-        finally:
-            _unbind(conn)
+
+        return self.link.as_user(dn, old_password, operation, controls=PPOLICY_REQUEST)
 
     def unlock(self, dn: str) -> OperationResult:
         def operation(conn: Connection) -> OperationResult:
@@ -778,17 +692,10 @@ class OpenLdapDirectory:
                 conn.modify(dn, {"pwdFailureTime": [(MODIFY_DELETE, [])]}, controls=RELAX)
             return OperationResult(Outcome.OK)
 
-        return self._with_service(operation)
+        return self.link.service_result(operation)
 
     def verify_credentials(self, dn: str, password: str) -> OperationResult:
-        if not password:
-            # An empty password makes a simple bind unauthenticated, and it "succeeds".
-            return OperationResult(Outcome.WRONG_PASSWORD, "empty password refused before binding")
-        try:
-            conn = self.link.connect(dn, password, controls=PPOLICY_REQUEST)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        try:
+        def operation(conn: Connection) -> OperationResult:
             if not conn.bound:
                 return self._bind_failure(dn, conn.result)
             policy = ppolicy_of(conn.result) or {}
@@ -800,20 +707,13 @@ class OpenLdapDirectory:
                     f"password expired, {policy['graceAuthNsRemaining']} grace logins left",
                 )
             return OperationResult(Outcome.OK)
-        finally:
-            _unbind(conn)
+
+        return self.link.as_user(dn, password, operation, controls=PPOLICY_REQUEST)
 
     def close(self) -> None:
         self.link.close()
 
     # ---------------------------------------------------------------- mapping
-    def _with_service(self, operation: Any) -> OperationResult:
-        try:
-            result: OperationResult = self.link.with_service(operation)
-        except DirectoryError as exc:
-            return OperationResult(exc.outcome, exc.message)
-        return result
-
     def _bind_failure(self, dn: str, result: dict[str, Any] | None) -> OperationResult:
         """Why a bind as the user failed: slapd says little (49) unless ppolicy adds a reason."""
         result = result or {}
@@ -883,7 +783,7 @@ def outcome_of(result: dict[str, Any] | None) -> OperationResult:
         return OperationResult(Outcome.WRONG_PASSWORD, words)
     if code in (32, 34):
         return OperationResult(Outcome.USER_NOT_FOUND, words)
-    return OperationResult(_outcome_of_code(code), words)
+    return OperationResult(unavailable_or_error(code), words)
 
 
 def _int(value: str) -> int:
@@ -891,10 +791,6 @@ def _int(value: str) -> int:
         return int(value.strip())
     except ValueError:
         return 0
-
-
-def _outcome_of_code(code: Any) -> Outcome:
-    return Outcome.DIRECTORY_UNAVAILABLE if code in UNAVAILABLE_RESULTS else Outcome.DIRECTORY_ERROR
 
 
 def _describe(result: dict[str, Any] | None) -> str:
@@ -906,10 +802,3 @@ def _describe(result: dict[str, Any] | None) -> str:
     if policy:
         words += f" (ppolicy {policy})"
     return words
-
-
-def _unbind(conn: Connection) -> None:
-    try:
-        conn.unbind()
-    except Exception:  # noqa: BLE001 - closing a connection that failed is best effort
-        return

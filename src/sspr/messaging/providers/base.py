@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from sspr.errors import DomainError
 
 
@@ -11,11 +13,10 @@ class DeliveryFailed(DomainError):
     status = 502
     code = "delivery_failed"
 
-    def __init__(
-        self,
-        message: str = "We could not send the message. Try another method or try again later.",
-    ) -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or _("We could not send the message. Try another method or try again later.")
+        )
 
 
 class PhoneProvider:

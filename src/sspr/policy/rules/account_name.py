@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 
 class AccountNameRule(PasswordRule):
@@ -14,10 +15,10 @@ class AccountNameRule(PasswordRule):
             return [
                 Violation(
                     "password_contains_account_name",
-                    "Do not include your account name in your password.",
+                    _("Do not include your account name in your password."),
                 )
             ]
         return []
 
     def describe(self) -> str:
-        return "Does not contain your account name."
+        return _("Does not contain your account name.")

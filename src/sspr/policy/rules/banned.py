@@ -73,6 +73,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 NORMALISATION: dict[str, str] = {
     # Microsoft's documented substitutions.
@@ -285,19 +286,22 @@ class BannedPasswordRule(PasswordRule):
             return [
                 Violation(
                     "password_banned",
-                    f"This password is too easy to guess: it contains your name ({quoted}). "
-                    "Leave your name out of your password.",
+                    _(
+                        "This password is too easy to guess: it contains your name "
+                        "(%(matched)s). Leave your name out of your password."
+                    )
+                    % {"matched": quoted},
                     {**params, "matched": [m.fragment for m in verdict.names], "reason": "name"},
                 )
             ]
         if verdict.matches:
             quoted = _quote(m.fragment for m in verdict.matches)
-            message = (
+            message = _(
                 "This password is too easy to guess: it is built on a common or banned word "
-                f"({quoted}). Add more of your own characters."
-            )
+                "(%(matched)s). Add more of your own characters."
+            ) % {"matched": quoted}
         else:
-            message = "This password is too easy to guess. Add more of your own characters."
+            message = _("This password is too easy to guess. Add more of your own characters.")
         return [
             Violation(
                 "password_banned",
@@ -307,7 +311,7 @@ class BannedPasswordRule(PasswordRule):
         ]
 
     def describe(self) -> str:
-        return "Not built on a common password, a banned word or your name."
+        return _("Not built on a common password, a banned word or your name.")
 
     def score(self, password: str, context: PasswordContext | None = None) -> int:
         return self.evaluate(password, context).score

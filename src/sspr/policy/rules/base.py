@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# The DC's password filter runs these rules without Django and must start fast, so they cannot
+# import Django's translation; it reads their English. The service installs Django's gettext at
+# start-up (PolicyConfig.ready), and people read the rules in the language of their request.
+_translate: Callable[[str], str] = str
+
+
+def use_translation(translate: Callable[[str], str]) -> None:
+    global _translate
+    _translate = translate
+
+
+def gettext(message: str) -> str:
+    return _translate(message)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import logging
 from sspr.policy.breached import hibp
 from sspr.policy.breached.filter import is_breached
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ class BreachedPasswordRule(PasswordRule):
                 return [
                     Violation(
                         "password_breach_check_unavailable",
-                        "We could not check this password against known breaches right now; "
-                        "try again in a moment.",
+                        _(
+                            "We could not check this password against known breaches right "
+                            "now; try again in a moment."
+                        ),
                     )
                 ]
             log.warning("breach_check_skipped reason=lookup_unavailable fail_open=true")
@@ -43,11 +46,14 @@ class BreachedPasswordRule(PasswordRule):
         return [_breached()] if found else []
 
     def describe(self) -> str:
-        return "Not a password known from data breaches."
+        return _("Not a password known from data breaches.")
 
 
 def _breached() -> Violation:
     return Violation(
         "password_breached",
-        "This password has appeared in a data breach, so attackers try it first. Choose another.",
+        _(
+            "This password has appeared in a data breach, so attackers try it first. "
+            "Choose another."
+        ),
     )

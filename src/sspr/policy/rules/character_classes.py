@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 CLASSES = ("lower-case letters", "upper-case letters", "digits", "symbols")
 
@@ -34,11 +35,16 @@ class CharacterClassesRule(PasswordRule):
         return [
             Violation(
                 "password_too_simple",
-                f"Mix at least {self.minimum} of: lower-case letters, upper-case letters, digits "
-                f"and symbols (this one has {len(used)}).",
+                _(
+                    "Mix at least %(minimum)d of: lower-case letters, upper-case letters, "
+                    "digits and symbols (this one has %(used)d)."
+                )
+                % {"minimum": self.minimum, "used": len(used)},
                 {"minimum": self.minimum, "missing": missing},
             )
         ]
 
     def describe(self) -> str:
-        return f"At least {self.minimum} of lower-case, upper-case, digits and symbols."
+        return _("At least %(minimum)d of lower-case, upper-case, digits and symbols.") % {
+            "minimum": self.minimum
+        }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 
 class LengthRule(PasswordRule):
@@ -15,7 +16,7 @@ class LengthRule(PasswordRule):
             return [
                 Violation(
                     "password_too_short",
-                    f"Use at least {self.minimum} characters.",
+                    _("Use at least %(minimum)d characters.") % {"minimum": self.minimum},
                     {"minimum": self.minimum},
                 )
             ]
@@ -23,11 +24,14 @@ class LengthRule(PasswordRule):
             return [
                 Violation(
                     "password_too_long",
-                    f"Use at most {self.maximum} characters.",
+                    _("Use at most %(maximum)d characters.") % {"maximum": self.maximum},
                     {"maximum": self.maximum},
                 )
             ]
         return []
 
     def describe(self) -> str:
-        return f"Between {self.minimum} and {self.maximum} characters."
+        return _("Between %(minimum)d and %(maximum)d characters.") % {
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+        }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sspr.policy.rules.base import PasswordContext, PasswordRule, Violation
+from sspr.policy.rules.base import gettext as _
 
 
 class NotCurrentPasswordRule(PasswordRule):
@@ -14,9 +15,11 @@ class NotCurrentPasswordRule(PasswordRule):
             context.current_password_hash, password
         ):
             return [
-                Violation("password_reused", "Choose a password different from your current one.")
+                Violation(
+                    "password_reused", _("Choose a password different from your current one.")
+                )
             ]
         return []
 
     def describe(self) -> str:
-        return "Not your current password."
+        return _("Not your current password.")

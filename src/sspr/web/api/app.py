@@ -20,12 +20,16 @@ from sspr.errors import DomainError
 from sspr.web.api import (
     agent,
     agents,
+    audit,
     captcha,
     health,
+    insights,
     me,
     methods,
     password_policy,
     resets,
+    rollout,
+    service_desk,
     sessions,
     sspr_policy,
     users,
@@ -53,8 +57,11 @@ def _json_method_not_allowed(view: Callable[..., Any]) -> Callable[..., Any]:
         if not isinstance(response, HttpResponseNotAllowed):
             return response
         allowed = response["Allow"]
-        answer = _error(request, 405, {"code": "method_not_allowed",
-                                       "message": f"Use one of these methods here: {allowed}."})
+        answer = _error(
+            request,
+            405,
+            {"code": "method_not_allowed", "message": f"Use one of these methods here: {allowed}."},
+        )
         answer["Allow"] = allowed
         return answer
 
@@ -175,5 +182,9 @@ api.add_router("", password_policy.router)
 api.add_router("", password_policy.public)
 api.add_router("", agent.router)
 api.add_router("", agents.router)
+api.add_router("", audit.router)
+api.add_router("", insights.router)
+api.add_router("", service_desk.router)
+api.add_router("", rollout.router)
 
 __all__ = ["__version__", "api"]

@@ -13,6 +13,7 @@
  * hex(SHA-256(salt + n)) == challenge, and put base64(JSON {algorithm, challenge, number, salt,
  * signature}) into a hidden input named "captcha". The submit buttons stay disabled until then.
  * Without JavaScript the form still posts, and the server answers that the check is missing.
+ * The widget's data-text-* attributes give the status sentences in the page's language.
  */
 (function () {
   "use strict";
@@ -107,6 +108,18 @@
     });
   }
 
+  var TEXTS = {
+    checking: "Checking you are not a robot\u2026",
+    done: "Done",
+    insecure: "This check needs a secure (HTTPS) connection.",
+    "load-failed": "The check could not be loaded. Reload the page to try again.",
+    unsolved: "The check could not be completed. Reload the page to try again.",
+  };
+
+  function text(widget, name) {
+    return widget.getAttribute("data-text-" + name) || TEXTS[name];
+  }
+
   async function run(widget, form) {
     var url = widget.getAttribute("data-captcha-url") || "/api/v1/captcha";
     var buttons = submitButtons(form);
@@ -114,11 +127,11 @@
     var status = statusRegion(widget);
     input.value = "";
     widget.setAttribute("aria-busy", "true");
-    status.textContent = "Checking you are not a robot\u2026";
+    status.textContent = text(widget, "checking");
     hold(buttons);
     try {
       if (!window.crypto || !crypto.subtle) {
-        throw problem("This check needs a secure (HTTPS) connection.");
+        throw problem(text(widget, "insecure"));
       }
       var response = await fetch(url, {
         headers: { Accept: "application/json" },
@@ -126,12 +139,12 @@
         cache: "no-store",
       });
       if (!response.ok) {
-        throw problem("The check could not be loaded. Reload the page to try again.");
+        throw problem(text(widget, "load-failed"));
       }
       var challenge = await response.json();
       var number = await solve(challenge);
       if (number === null) {
-        throw problem("The check could not be completed. Reload the page to try again.");
+        throw problem(text(widget, "unsolved"));
       }
       input.value = btoa(JSON.stringify({
         algorithm: challenge.algorithm,
@@ -140,7 +153,7 @@
         salt: challenge.salt,
         signature: challenge.signature,
       }));
-      status.textContent = "Done";
+      status.textContent = text(widget, "done");
       widget.setAttribute("data-captcha-state", "done");
       var expires = expiresAt(challenge.salt);
       if (expires) {
@@ -150,8 +163,7 @@
       }
     } catch (error) {
       // Let the form post anyway: the server then says what is missing, in words.
-      status.textContent = error && error.forPeople ? error.message
-        : "The check could not be loaded. Reload the page to try again.";
+      status.textContent = error && error.forPeople ? error.message : text(widget, "load-failed");
       widget.setAttribute("data-captcha-state", "error");
     } finally {
       widget.removeAttribute("aria-busy");

@@ -28,9 +28,12 @@
         if (rule.met) { met += 1; }
       });
       if (status) {
+        // The page gives the sentences in its own language; English when it does not.
         status.textContent = met === results.length
-          ? "This password meets every rule."
-          : (results.length - met) + " of " + results.length + " rules not met yet.";
+          ? (status.getAttribute("data-all-met") || "This password meets every rule.")
+          : (status.getAttribute("data-some-unmet") || "{unmet} of {total} rules not met yet.")
+            .replace("{unmet}", String(results.length - met))
+            .replace("{total}", String(results.length));
       }
     }
 
