@@ -40,7 +40,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import platform
 import random
 import re
 import shutil
@@ -65,12 +64,12 @@ for _path in (str(ROOT / "src"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from bench.common import RESULTS, git_commit, machine, percentile, write_section  # noqa: E402
 from tests.directories.slapd import SlapdServer, ssha  # noqa: E402
 
 from sspr_agent.config import JOURNAL_MAX_ENTRIES  # noqa: E402
 from sspr_protocol.messages import fields_of  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Hybrid"
 SEED = 20260101
 TENANT = "contoso"
@@ -115,32 +114,6 @@ FAMILY = ["Anderson", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "García"
 
 
 # ----------------------------------------------------------------------------- small helpers
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
-    return sorted_values[index]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
-
-
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(  # noqa: S603 -- fixed arguments
-            ["git", *args],  # noqa: S607 -- git from PATH
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        ).stdout.strip()  # fmt: skip
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" with uncommitted changes" if git("status", "--porcelain") else "")
-
-
 def tool_version(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     text = (done.stdout + done.stderr).strip().splitlines()
@@ -721,7 +694,7 @@ def main() -> int:
     section = report(args, figures)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(SECTION, section)
         print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0
 
@@ -1424,22 +1397,6 @@ def report(args: argparse.Namespace, f: Figures) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    """Replace the section in RESULTS.md (up to the next `## ` heading), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -15,37 +15,28 @@ section as it is.
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
-import platform
 import random
-import shutil
 import statistics
 import string
-import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    RESULTS,
+    ROOT,
+    git_commit,
+    machine,
+    percentile,
+    setup_django,
+    write_section,
+)
+
 SECTION = "## Password engine"
 SEED = 20260101
-
-
-def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "sspr.settings"
-    # A data directory of the run's own: the settings create a secret key in it.
-    data_dir = tempfile.mkdtemp(prefix="sspr-bench-")
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
-    os.environ["SSPR_DATA_DIR"] = data_dir
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
 
 
 def realistic_passwords(words: list[str], count: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -72,37 +63,6 @@ def realistic_passwords(words: list[str], count: int, rng: random.Random) -> lis
             size = rng.randint(12, 20)
             found.append(("random", "".join(rng.choice(printable) for _ in range(size))))
     return found
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
-    return sorted_values[index]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
-
-
-def git_commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(  # noqa: S603 -- fixed arguments
-            ["git", *args],  # noqa: S607 -- git from PATH
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" with uncommitted changes" if git("status", "--porcelain") else "")
 
 
 def main() -> int:
@@ -236,25 +196,9 @@ def main() -> int:
     print(section)
 
     if not args.no_write:
-        write_section(section)
+        write_section(SECTION, section)
         print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0
-
-
-def write_section(section: str) -> None:
-    """Replace the section in RESULTS.md (up to the next `## ` heading), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,13 @@ from sspr.directory.users import create_user
 pytest_plugins = ["tests.redis_server"]  # the `redis_url` fixture
 
 PASSWORD = "Correct-Horse-42"
+# Every administrator role, each of which may read the admin pages and reports.
+ADMIN_ROLES = (
+    "global-administrator",
+    "authentication-policy-administrator",
+    "password-administrator",
+    "helpdesk-administrator",
+)
 
 
 @pytest.fixture
@@ -76,3 +84,35 @@ def api(db: Any) -> Api:
 @pytest.fixture
 def make_api(db: Any) -> Callable[[], Api]:
     return Api
+
+
+@pytest.fixture
+def as_role(tenant: Tenant, make_user: Any, make_api: Callable[[], Api]) -> Callable[..., Api]:
+    """An API client signed in as a new user of contoso holding `role` (None: a plain user)."""
+
+    def sign_in(role: str | None, upn: str = "") -> Api:
+        upn = upn or f"{role or 'user'}@contoso.com"
+        make_user(tenant, upn, roles=[role] if role else [])
+        client = make_api()
+        assert client.sign_in("contoso", upn).status_code == 201
+        return client
+
+    return sign_in
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def browser(upn: str, tenant: str = "contoso") -> Client:
+    """A browser that enforces CSRF as a real one meets it, signed in through the sign-in page."""
+    client = Client(enforce_csrf_checks=True)
+    token = csrf_token(client.get(f"/t/{tenant}/sign-in").content.decode())
+    response = client.post(
+        f"/t/{tenant}/sign-in",
+        {"username": upn, "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302, response.content
+    return client

@@ -9,10 +9,11 @@ from typing import Any
 import pyotp
 from django.core import mail
 
-from sspr.directory.models import User
+from sspr.directory.models import Tenant, User
 from sspr.flows import registration
 from sspr.messaging.models import OutboxMessage
 from sspr.methods.models import RegisteredMethod
+from sspr.policy.sspr_policy import update_policy
 
 CODE = re.compile(r"\b(\d{6,8})\b")
 
@@ -31,9 +32,40 @@ def last_code_to(address: str) -> str:
     return digits[:8]
 
 
+def reset_for_all(tenant: Tenant, methods: str) -> Tenant:
+    """Self-service reset on for every user of `tenant`, without a CAPTCHA, offering `methods`
+    (comma-separated)."""
+    update_policy(
+        tenant,
+        {"enabled_for": "all", "captcha_enabled": False, "methods_enabled": methods},
+        actor="test",
+    )
+    return tenant
+
+
+def forget_messages() -> None:
+    """Empty both outboxes (Django's test mail and the table of texts and calls)."""
+    mail.outbox.clear()
+    OutboxMessage.objects.all().delete()
+
+
 def register_email(user: User, address: str | None = None) -> RegisteredMethod:
     item, _ = registration.begin(user, "email", {"value": address or user.upn})
     return registration.confirm(user, item.pk, {"code": last_code_to(item.value)})
+
+
+def register_sms(user: User, number: str) -> RegisteredMethod:
+    item, _ = registration.begin(user, "sms", {"value": number})
+    return registration.confirm(user, item.pk, {"code": last_code_to(number)})
+
+
+def register_email_and_sms(user: User, number: str) -> User:
+    """`user` with their email address and the mobile `number` registered; the codes that
+    took are forgotten."""
+    register_email(user)
+    register_sms(user, number)
+    forget_messages()
+    return user
 
 
 class App:

@@ -21,6 +21,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.lower() in {"1", "true", "yes", "on"}
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; anything else stops the start, rather than run on a guess."""
+    value = env(name, default).lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
 def data_dir() -> Path:
     path = Path(env("SSPR_DATA_DIR", "var")).resolve()
     path.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,10 @@ ALLOWED_HOSTS = [h for h in config.env("SSPR_ALLOWED_HOSTS").split(",") if h] or
     *LOOPBACK_HOSTS,
 ]
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+# Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto `sspr
+# serve` believes. Behind a proxy every request comes from the proxy's address: without this,
+# the per-address limits and the audit trail would see one client for all.
+TRUSTED_PROXIES = [p.strip() for p in config.env("SSPR_TRUSTED_PROXIES").split(",") if p.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -45,6 +49,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sspr.web.middleware.RejectNulMiddleware",
     "sspr.web.middleware.RequestContextMiddleware",
+    "sspr.web.outage.OutageMiddleware",
     "sspr.web.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "sspr.web.i18n.LocaleMiddleware",
@@ -71,12 +76,20 @@ TEMPLATES = [
     }
 ]
 
+# A connection per request, closed at its end: under ASGI each request runs in a thread of its
+# own, so a kept connection would never serve another, and a connection cut by a database
+# restart is never handed to the next request. The health check covers any connection that
+# does outlive a request.
 DATABASES = {
     "default": dj_database_url.parse(
         config.env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sspr.sqlite3'}",
         conn_max_age=0,
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that stops answering fails a request in seconds, not at the TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so read-modify-write counters cannot race.
     DATABASES["default"]["OPTIONS"] = {
@@ -87,9 +100,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = config.env("REDIS_URL")
+# What throttling does while Redis cannot be reached: "database" counts the same limits there,
+# "closed" refuses the work (503). README, "When a dependency fails", says why database.
+REDIS_FAILURE = config.env_choice("SSPR_REDIS_FAILURE", "database", ("database", "closed"))
 if REDIS_URL:
+    from sspr import redis_client
+
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": redis_client.options(),
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -198,7 +220,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(message)s"}},
+    "filters": {"database_outage": {"()": "sspr.web.outage.WithoutOutageTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": config.env("SSPR_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["database_outage"]},
+    },
 }

@@ -28,7 +28,16 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 SSPR = Path(sys.executable).with_name("sspr")
 TENANT = "contoso"
@@ -109,6 +118,13 @@ class Instance:
         upn = f"{prefix}-{uuid.uuid4().hex[:8]}@{DOMAIN}"
         self.sspr("user", "create", self.tenant, upn, "--password", password, "--email", upn,
                   *(["--must-change"] if must_change else []))
+        return upn
+
+    def create_admin(self) -> str:
+        """A Global Administrator of this tenant nobody else uses. Returns the UPN."""
+        upn = f"ga-{uuid.uuid4().hex[:8]}@{DOMAIN}"
+        self.sspr("user", "create", self.tenant, upn, "--password", PASSWORD,
+                  "--role", "global-administrator")
         return upn
 
     def outbox(self, to: str) -> list[dict[str, str]]:
@@ -302,6 +318,10 @@ class Console:
     def texts(self) -> list[str]:
         return [f"[{m.type}] {m.text}" for m in self.messages]
 
+    def policy_violations(self) -> list[str]:
+        """What the browser refused under the Content Security Policy."""
+        return [t for t in self.texts() if "Content Security Policy" in t]
+
 
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
@@ -318,3 +338,47 @@ def console(page: Page) -> Console:
 
     page.on("console", record)
     return seen
+
+
+# --- What a person does in the browser -----------------------------------------------------------
+
+
+def refuse_forbidden(page: Page, response: Response | None) -> None:
+    """A form the site itself served must never be refused as forged: say so at once."""
+    if response is not None and response.status == 403:
+        pytest.fail(
+            f"{response.request.method} {response.url} was refused (403): "
+            f"{page.locator('main').inner_text()!r}"
+        )
+
+
+def submit(page: Page, button: Locator) -> Response | None:
+    """Press a button that sends a form; returns the answer to the form."""
+    with page.expect_navigation() as navigation:
+        button.click()
+    refuse_forbidden(page, navigation.value)
+    return navigation.value
+
+
+def sign_in(page: Page, site: Instance, username: str,
+            password: str = PASSWORD) -> Response | None:
+    """Fill in the sign-in form and send it, whether or not it lets the user in."""
+    page.goto(site.page_url("sign-in"))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    return submit(page, page.get_by_role("button", name="Sign in"))
+
+
+def signed_in(page: Page, site: Instance, username: str) -> None:
+    """Sign in with PASSWORD, which must let the user in: the browser leaves the sign-in page."""
+    sign_in(page, site, username)
+    expect(page).not_to_have_url(site.page_url("sign-in"))
+
+
+def open_admin_page(page: Page, site: Instance, username: str, link: str) -> None:
+    """Sign in as `username` and follow the link `link` from the administration's home page to
+    the page of that heading."""
+    signed_in(page, site, username)
+    page.goto(site.page_url("admin/"))
+    page.get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=link, level=1)).to_be_visible()

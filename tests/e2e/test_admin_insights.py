@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import PASSWORD, Console, Instance
+from tests.e2e.conftest import PASSWORD, Console, Instance, open_admin_page
 
 pytestmark = pytest.mark.e2e
 
@@ -70,39 +69,19 @@ def northwind(instance: Instance) -> tuple[Instance, str]:
     site.sspr("group", "create", SLUG, "pilot", "--member", upn)
     site.sspr("policy", "set", SLUG, "enabled_for=selected", "enabled_groups=pilot")
     reset_with_one_wrong_code(site, upn)
-    admin = f"ga-{uuid.uuid4().hex[:8]}@contoso.com"
-    site.sspr(
-        "user", "create", SLUG, admin, "--password", PASSWORD, "--role", "global-administrator"
-    )
+    admin = site.create_admin()
     return site, admin
-
-
-def sign_in(page: Page, site: Instance, username: str) -> None:
-    page.goto(site.page_url("sign-in"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(site.page_url("sign-in"))
 
 
 def bars(page: Page, chart: str) -> Locator:
     return page.locator(f"svg#{chart} rect.bar")
 
 
-def no_policy_violations(console: Console) -> None:
-    refused = [t for t in console.texts() if "Content Security Policy" in t]
-    assert refused == []
-
-
 def test_an_administrator_reads_the_charts_and_narrows_the_period(
     page: Page, console: Console, northwind: tuple[Instance, str]
 ) -> None:
     site, admin = northwind
-    sign_in(page, site, admin)
-    page.goto(site.page_url("admin/"))
-    page.get_by_role("link", name="Usage & insights").click()
-    expect(page.get_by_role("heading", name="Usage & insights", level=1)).to_be_visible()
+    open_admin_page(page, site, admin, "Usage & insights")
 
     coverage = page.get_by_role("img", name="Registration by method")
     expect(coverage).to_be_visible()
@@ -131,16 +110,14 @@ def test_an_administrator_reads_the_charts_and_narrows_the_period(
         page.get_by_role("button", name="Show").click()
     expect(bars(page, "chart-resets")).to_have_count(2)  # one day
     expect(page.get_by_label("From", exact=True)).to_have_value(day)
-    no_policy_violations(console)
+    assert console.policy_violations() == []
 
 
 def test_an_administrator_fixes_a_recommendation_with_one_click(
     page: Page, console: Console, northwind: tuple[Instance, str]
 ) -> None:
     site, admin = northwind
-    sign_in(page, site, admin)
-    page.goto(site.page_url("admin/"))
-    page.get_by_role("link", name="Recommendations").click()
+    open_admin_page(page, site, admin, "Recommendations")
     item = page.locator("#rec-enable_sspr_for_all")
     expect(item.locator(".status")).to_have_text("To do")
     expect(item.locator(".state")).to_have_text(
@@ -157,4 +134,4 @@ def test_an_administrator_fixes_a_recommendation_with_one_click(
     assert page.locator("#score").inner_text() != score
     shown = site.sspr("policy", "show", SLUG)
     assert '"enabled_for": "all"' in shown
-    no_policy_violations(console)
+    assert console.policy_violations() == []

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 
 import pytest
 import segno
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import PASSWORD, Console, Instance
+from tests.e2e.conftest import Console, Instance, open_admin_page
 
 pytestmark = pytest.mark.e2e
 
@@ -48,32 +47,8 @@ def tailspin(instance: Instance) -> tuple[Instance, str, list[str]]:
         "--subgroup",
         "Pilot EU",
     )
-    admin = f"ga-{uuid.uuid4().hex[:8]}@contoso.com"
-    site.sspr(
-        "user", "create", SLUG, admin, "--password", PASSWORD, "--role", "global-administrator"
-    )
+    admin = site.create_admin()
     return site, admin, members
-
-
-def sign_in(page: Page, site: Instance, username: str) -> None:
-    page.goto(site.page_url("sign-in"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(site.page_url("sign-in"))
-
-
-def open_rollout(page: Page, site: Instance, admin: str) -> None:
-    sign_in(page, site, admin)
-    page.goto(site.page_url("admin/"))
-    page.get_by_role("link", name="Rollout materials").click()
-    expect(page.get_by_role("heading", name="Rollout materials", level=1)).to_be_visible()
-
-
-def no_policy_violations(console: Console) -> None:
-    refused = [t for t in console.texts() if "Content Security Policy" in t]
-    assert refused == []
 
 
 def qr_path(url: str) -> str:
@@ -88,7 +63,7 @@ def test_an_administrator_previews_both_emails(
     page: Page, console: Console, tailspin: tuple[Instance, str, list[str]]
 ) -> None:
     site, admin, _ = tailspin
-    open_rollout(page, site, admin)
+    open_admin_page(page, site, admin, "Rollout materials")
     register = site.page_url("register")
     expect(page.locator("#fact-register")).to_have_text(register)
 
@@ -124,14 +99,14 @@ def test_an_administrator_previews_both_emails(
     expect(preview.get_by_role("heading", level=1)).to_have_text(
         "Bald können Sie Ihr Passwort selbst zurücksetzen"
     )
-    no_policy_violations(console)
+    assert console.policy_violations() == []
 
 
 def test_the_poster_opens_with_a_qr_code_for_each_link_and_prints_on_one_sheet(
     page: Page, context: BrowserContext, tailspin: tuple[Instance, str, list[str]]
 ) -> None:
     site, admin, _ = tailspin
-    open_rollout(page, site, admin)
+    open_admin_page(page, site, admin, "Rollout materials")
     with context.expect_page() as opened:
         page.get_by_role("link", name="A4", exact=True).click()
     poster = opened.value
@@ -168,7 +143,7 @@ def test_an_administrator_sends_the_announcement_to_a_group(
     page: Page, console: Console, tailspin: tuple[Instance, str, list[str]]
 ) -> None:
     site, admin, members = tailspin
-    open_rollout(page, site, admin)
+    open_admin_page(page, site, admin, "Rollout materials")
     form = page.locator("#send-form")
     form.get_by_label("Announcement: to every member of the group").check()
     form.get_by_label("Group (members of nested groups included)").select_option("Pilot")
@@ -185,4 +160,4 @@ def test_an_administrator_sends_the_announcement_to_a_group(
         assert site.page_url("reset") in message["body"]
     page.reload()
     expect(page.locator("#send-result")).to_have_count(0)
-    no_policy_violations(console)
+    assert console.policy_violations() == []

@@ -7,34 +7,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Response, expect
+from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import DOMAIN, PASSWORD, Instance
+from tests.e2e.conftest import DOMAIN, PASSWORD, Instance, sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
 CALLER_CODE = re.compile(r"Your code: (\d{8})\b")
 NEW_PASSWORD = "Harbour-Lights-2049"
-
-
-def submit(page: Page, button: Locator) -> Response | None:
-    """Press a button that sends a form; a form the site served is never refused as forged."""
-    with page.expect_navigation() as navigation:
-        button.click()
-    response = navigation.value
-    if response is not None and response.status == 403:
-        pytest.fail(
-            f"{response.request.method} {response.url} was refused (403): "
-            f"{page.locator('main').inner_text()!r}"
-        )
-    return response
-
-
-def sign_in(page: Page, instance: Instance, username: str, password: str) -> None:
-    page.goto(instance.page_url("sign-in"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    submit(page, page.get_by_role("button", name="Sign in"))
 
 
 def register_email(instance: Instance, upn: str) -> None:

@@ -48,7 +48,7 @@ def test_a_german_browser_gets_german_and_can_switch_to_french(
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_role("heading", level=1)).to_have_text("Se connecter")
     expect(page.get_by_role("link", name="Mot de passe oublié")).to_be_visible()
-    assert not any("Content Security Policy" in text for text in console.texts())
+    assert console.policy_violations() == []
 
 
 def test_live_password_feedback_speaks_the_chosen_language(
@@ -75,4 +75,4 @@ def test_live_password_feedback_speaks_the_chosen_language(
     expect(page.locator("#password-feedback-status")).to_have_text(
         "Ce mot de passe respecte toutes les règles."
     )
-    assert not any("Content Security Policy" in text for text in console.texts())
+    assert console.policy_violations() == []

@@ -8,7 +8,15 @@ import urllib.parse
 import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 
-from tests.e2e.conftest import PASSWORD, Console, Instance, http
+from tests.e2e.conftest import (
+    PASSWORD,
+    Console,
+    Instance,
+    http,
+    refuse_forbidden,
+    sign_in,
+    submit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -17,31 +25,11 @@ NEW_PASSWORD = "Fresh-Start-2024!"
 REFERRER_POLICIES = ("same-origin",)
 
 
-def refuse_forbidden(page: Page, response: Response | None) -> None:
-    """A form the site itself served must never be refused as forged: say so at once."""
-    if response is not None and response.status == 403:
-        pytest.fail(f"{response.request.method} {response.url} was refused (403): "
-                    f"{page.locator('main').inner_text()!r}")
-
-
-def sign_in(page: Page, instance: Instance, username: str, password: str) -> Response | None:
-    """Fill in the sign-in form and send it; returns the answer to the form."""
-    page.goto(instance.page_url("sign-in"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Sign in").click()
-    refuse_forbidden(page, navigation.value)
-    return navigation.value
-
-
 def submit_change(page: Page, current: str, new: str, confirm: str | None = None) -> None:
     page.get_by_label("Current password").fill(current)
     page.get_by_label("New password", exact=True).fill(new)
     page.get_by_label("Confirm new password").fill(new if confirm is None else confirm)
-    with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Change password").click()
-    refuse_forbidden(page, navigation.value)
+    submit(page, page.get_by_role("button", name="Change password"))
 
 
 def alert(page: Page) -> Locator:
@@ -271,5 +259,5 @@ def test_no_content_security_policy_violations(
     expect(page.get_by_role("heading", name="Your password was changed")).to_be_visible()
     page.wait_for_load_state("load")
 
-    violations = [t for t in console.texts() if "Content Security Policy" in t]
+    violations = console.policy_violations()
     assert violations == [], violations

@@ -28,6 +28,8 @@ from tests.e2e.conftest import (
     mail_server,
     new_instance,
     serving,
+    sign_in,
+    submit,
 )
 
 pytestmark = pytest.mark.e2e
@@ -78,24 +80,6 @@ def tenant(site: Instance, slug: str, *policy: str) -> Instance:
 
 
 # --- What a person does -----------------------------------------------------------------------
-
-
-def submit(page: Page, button: Locator) -> Response | None:
-    """Press a button that sends a form; a form the site served is never refused as forged."""
-    with page.expect_navigation() as navigation:
-        button.click()
-    response = navigation.value
-    if response is not None and response.status == 403:
-        pytest.fail(f"{response.request.method} {response.url} was refused (403): "
-                    f"{page.locator('main').inner_text()!r}")
-    return response
-
-
-def sign_in(page: Page, site: Instance, username: str, password: str) -> None:
-    page.goto(site.page_url("sign-in"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    submit(page, page.get_by_role("button", name="Sign in"))
 
 
 def sign_out(page: Page, site: Instance) -> None:
@@ -279,7 +263,7 @@ def test_register_then_reset_with_two_gates_and_sign_in_with_the_new_password(
     expect(page).to_have_url(journey.page_url("account"))
     expect(page.locator("main")).to_contain_text(upn)
 
-    violations = [t for t in console.texts() if "Content Security Policy" in t]
+    violations = console.policy_violations()
     assert violations == [], violations
 
 

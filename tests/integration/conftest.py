@@ -7,9 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from tests.directories.samba import SambaDC
 from tests.secrets_scan import every_log_record as every_log_record
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards() -> Iterator[None]:
+    """A request activates its language in this thread (a page asked for in German, say);
+    later tests, here or in other folders, start in English again."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from django.test import Client
 
 from sspr.directory.groups import create_group
 from sspr.directory.models import Tenant, User
-from tests.integration.test_admin_policy_page import browser
+from tests.conftest import browser
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from sspr.directory.groups import create_group
 from sspr.directory.models import Tenant, User
 from sspr.methods.models import RegisteredMethod
 from sspr.policy.sspr_policy import as_dict, get_policy, update_policy
-from tests.conftest import PASSWORD
+from tests.conftest import browser, csrf_token
 
 pytestmark = pytest.mark.django_db
 
@@ -23,28 +23,10 @@ HOME = "/t/contoso/admin/"
 ACTIVITY = "Update self-service password reset policy"
 
 
-def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert found, "the form carries no CSRF token"
-    return found.group(1)
-
-
 def checked(html: str, name: str) -> list[str]:
     """The values of the ticked radio buttons or boxes called `name`."""
     tags = re.findall(rf'<input type="(?:radio|checkbox)" name="{name}"[^>]*>', html)
     return [re.findall(r'value="([^"]*)"', t)[0] for t in tags if " checked" in t]
-
-
-def browser(upn: str) -> Client:
-    """A browser that enforces CSRF as a real one meets it, signed in through the sign-in page."""
-    client = Client(enforce_csrf_checks=True)
-    token = csrf_token(client.get("/t/contoso/sign-in").content.decode())
-    response = client.post(
-        "/t/contoso/sign-in",
-        {"username": upn, "password": PASSWORD, "csrfmiddlewaretoken": token},
-    )
-    assert response.status_code == 302, response.content
-    return client
 
 
 def form_of(policy: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -14,12 +14,10 @@ from django.test import Client
 from sspr.audit.models import AuditEvent
 from sspr.directory.groups import create_group
 from sspr.directory.models import Source, Tenant, User
-from sspr.flows import registration
 from sspr.hybrid.models import SyncedUser
-from sspr.messaging.models import OutboxMessage
 from sspr.policy.sspr_policy import update_policy
-from tests.conftest import PASSWORD
-from tests.reset_helpers import last_code_to, register_email
+from tests.conftest import ADMIN_ROLES, browser, csrf_token
+from tests.reset_helpers import last_code_to, register_email_and_sms, reset_for_all
 
 pytestmark = pytest.mark.django_db
 
@@ -27,30 +25,6 @@ USERS = "/t/contoso/admin/users/"
 GROUPS = "/t/contoso/admin/groups/"
 MOBILE = "+14255550101"
 DENIED = "You do not have access to this page."
-ROLES = [
-    "global-administrator",
-    "authentication-policy-administrator",
-    "password-administrator",
-    "helpdesk-administrator",
-]
-
-
-def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
-
-
-def browser(upn: str, tenant: str = "contoso") -> Client:
-    """A browser that enforces CSRF as a real one meets it, signed in through the sign-in page."""
-    client = Client(enforce_csrf_checks=True)
-    token = csrf_token(client.get(f"/t/{tenant}/sign-in").content.decode())
-    response = client.post(
-        f"/t/{tenant}/sign-in",
-        {"username": upn, "password": PASSWORD, "csrfmiddlewaretoken": token},
-    )
-    assert response.status_code == 302, response.content
-    return client
 
 
 def page(client: Client, path: str, **params: str) -> tuple[int, str]:
@@ -79,27 +53,18 @@ def text(html: str) -> str:
 
 @pytest.fixture
 def sspr_on(tenant: Tenant) -> Tenant:
-    update_policy(
-        tenant,
-        {"enabled_for": "all", "captcha_enabled": False, "methods_enabled": "email,sms,totp"},
-        actor="test",
-    )
-    return tenant
+    return reset_for_all(tenant, "email,sms,totp")
 
 
 @pytest.fixture
 def people(sspr_on: Tenant, make_user: Any, alice: User) -> dict[str, User]:
-    register_email(alice)
-    item, _ = registration.begin(alice, "sms", {"value": MOBILE})
-    registration.confirm(alice, item.pk, {"code": last_code_to(MOBILE)})
-    mail.outbox.clear()
-    OutboxMessage.objects.all().delete()
+    register_email_and_sms(alice, MOBILE)
     found = {
         "alice": alice,
         "bob": make_user(sspr_on, "bob@contoso.com", display_name="Bob Baker"),
         "plain": make_user(sspr_on, "carol@contoso.com", display_name="Carol Plain"),
     }
-    for role in ROLES:
+    for role in ADMIN_ROLES:
         found[role] = make_user(sspr_on, f"{role}@contoso.com", roles=[role])
     return found
 
@@ -109,7 +74,7 @@ def user_url(upn: str) -> str:
 
 
 class TestWhoMayLook:
-    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("role", ADMIN_ROLES)
     def test_every_administrator_role_sees_users_and_groups(
         self, people: dict[str, User], role: str, sspr_on: Tenant
     ) -> None:

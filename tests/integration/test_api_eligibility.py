@@ -11,7 +11,7 @@ from sspr.directory.groups import create_group
 from sspr.directory.models import RoleAssignment, Source, Tenant, User
 from sspr.policy.sspr_policy import update_policy
 from tests.conftest import Api
-from tests.reset_helpers import register_email, register_questions
+from tests.reset_helpers import register_email, register_questions, reset_for_all
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,7 @@ ANSWERS = {
 
 @pytest.fixture
 def sspr_on(tenant: Tenant) -> Tenant:
-    update_policy(
-        tenant,
-        {"enabled_for": "all", "captcha_enabled": False, "methods_enabled": "email,sms,questions"},
-        actor="test",
-    )
-    return tenant
+    return reset_for_all(tenant, "email,sms,questions")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and the impact preview counts who would lose self-service reset."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from sspr.directory.models import Tenant, User
 from sspr.flows.eligibility import assess, in_scope
 from sspr.methods.models import RegisteredMethod
 from sspr.policy.sspr_policy import as_dict, get_policy, preview_impact, update_policy
-from tests.conftest import Api
+from tests.conftest import ADMIN_ROLES, Api
 
 pytestmark = pytest.mark.django_db
 
@@ -23,34 +22,12 @@ PREVIEW = "/tenants/contoso/sspr-policy/preview"
 ACTIVITY = "Update self-service password reset policy"
 
 
-@pytest.fixture
-def as_role(tenant: Tenant, make_user: Any, make_api: Callable[[], Api]) -> Callable[..., Api]:
-    """An API client signed in as a new user of contoso holding `role` (None: a plain user)."""
-
-    def sign_in(role: str | None, upn: str = "") -> Api:
-        upn = upn or f"{role or 'user'}@contoso.com"
-        make_user(tenant, upn, roles=[role] if role else [])
-        client = make_api()
-        assert client.sign_in("contoso", upn).status_code == 201
-        return client
-
-    return sign_in
-
-
 def add_method(user: User, method: str, state: str = "active") -> None:
     RegisteredMethod.objects.create(user=user, method=method, state=state, value=user.upn)
 
 
 class TestReading:
-    @pytest.mark.parametrize(
-        "role",
-        [
-            "global-administrator",
-            "authentication-policy-administrator",
-            "password-administrator",
-            "helpdesk-administrator",
-        ],
-    )
+    @pytest.mark.parametrize("role", ADMIN_ROLES)
     def test_every_administrator_reads_the_policy(self, as_role: Any, role: str) -> None:
         response = as_role(role).call("GET", POLICY)
         assert response.status_code == 200

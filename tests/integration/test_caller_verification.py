@@ -11,11 +11,9 @@ from django.core import mail
 
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Tenant, User
-from sspr.flows import registration
 from sspr.messaging.models import OutboxMessage
-from sspr.policy.sspr_policy import update_policy
 from tests.conftest import Api
-from tests.reset_helpers import last_code_to, register_email
+from tests.reset_helpers import last_code_to, register_email_and_sms, reset_for_all
 from tests.secrets_scan import assert_not_logged
 
 pytestmark = pytest.mark.django_db
@@ -27,17 +25,8 @@ ACTIVITY = "Verify caller identity"
 @pytest.fixture
 def caller(tenant: Tenant, alice: User) -> User:
     """Alice, with an email address and a mobile phone registered for password reset."""
-    update_policy(
-        tenant,
-        {"enabled_for": "all", "captcha_enabled": False, "methods_enabled": "email,sms,voice"},
-        actor="test",
-    )
-    register_email(alice)
-    item, _ = registration.begin(alice, "sms", {"value": MOBILE})
-    registration.confirm(alice, item.pk, {"code": last_code_to(MOBILE)})
-    mail.outbox.clear()
-    OutboxMessage.objects.all().delete()
-    return alice
+    reset_for_all(tenant, "email,sms,voice")
+    return register_email_and_sms(alice, MOBILE)
 
 
 @pytest.fixture

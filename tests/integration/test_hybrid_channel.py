@@ -35,8 +35,7 @@ from sspr.hybrid.commands import AgentUnavailable, WritebackTimeout
 from sspr.hybrid.models import Agent, Command, EnrollmentToken
 from sspr.hybrid.status import UP_AND_RUNNING
 from sspr_protocol.messages import CommandKind, Result, Target, canonical
-from tests.conftest import Api
-from tests.integration.test_admin_policy_page import browser, csrf_token
+from tests.conftest import Api, browser, csrf_token
 from tests.secrets_scan import assert_not_logged
 
 NEW_PASSWORD = "Quartz-Meadow-6142"  # the password that travels to the agent

@@ -3,7 +3,6 @@ really happened, counted by the database whatever the size of the organisation."
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -25,8 +23,8 @@ from sspr.insights.report import insights
 from sspr.methods.models import RegisteredMethod
 from sspr.methods.question_list import PREDEFINED_QUESTIONS
 from sspr.policy.sspr_policy import update_policy
-from tests.conftest import PASSWORD, Api
-from tests.reset_helpers import last_code_to, register_email, register_questions
+from tests.conftest import ADMIN_ROLES, PASSWORD, Api, browser
+from tests.reset_helpers import last_code_to, register_email, register_questions, reset_for_all
 
 pytestmark = pytest.mark.django_db
 
@@ -37,30 +35,7 @@ NEW = "Fresh-Meadow-2041"
 
 @pytest.fixture
 def sspr_on(tenant: Tenant) -> Tenant:
-    update_policy(
-        tenant,
-        {
-            "enabled_for": "all",
-            "captcha_enabled": False,
-            "methods_enabled": "email,sms,totp,questions",
-        },
-        actor="test",
-    )
-    return tenant
-
-
-@pytest.fixture
-def as_role(tenant: Tenant, make_user: Any, make_api: Callable[[], Api]) -> Callable[..., Api]:
-    """An API client signed in as a new user of contoso holding `role` (None: a plain user)."""
-
-    def sign_in(role: str | None, upn: str = "") -> Api:
-        upn = upn or f"{role or 'user'}@contoso.com"
-        make_user(tenant, upn, roles=[role] if role else [])
-        client = make_api()
-        assert client.sign_in("contoso", upn).status_code == 201
-        return client
-
-    return sign_in
+    return reset_for_all(tenant, "email,sms,totp,questions")
 
 
 def register_email_through_api(client: Api, address: str) -> None:
@@ -319,15 +294,7 @@ class TestPeriod:
 
 
 class TestAccess:
-    @pytest.mark.parametrize(
-        "role",
-        [
-            "global-administrator",
-            "authentication-policy-administrator",
-            "password-administrator",
-            "helpdesk-administrator",
-        ],
-    )
+    @pytest.mark.parametrize("role", ADMIN_ROLES)
     def test_every_administrator_reads_insights(self, as_role: Any, role: str) -> None:
         assert as_role(role).call("GET", INSIGHTS).status_code == 200
 
@@ -409,22 +376,9 @@ class TestScale:
         assert body["resets"]["success"] == 1000
 
 
-def page_client(upn: str) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    html = client.get("/t/contoso/sign-in").content.decode()
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert found
-    response = client.post(
-        "/t/contoso/sign-in",
-        {"username": upn, "password": PASSWORD, "csrfmiddlewaretoken": found.group(1)},
-    )
-    assert response.status_code == 302, response.content
-    return client
-
-
 class TestPage:
     def test_an_administrator_sees_charts_and_their_tables(self, people: Any) -> None:
-        response = page_client("ga@contoso.com").get(PAGE)
+        response = browser("ga@contoso.com").get(PAGE)
         assert response.status_code == 200
         html = response.content.decode()
         assert 'aria-current="page">Usage &amp; insights</a>' in html
@@ -439,12 +393,12 @@ class TestPage:
         assert "<script" not in html and "style=" not in html
 
     def test_a_bad_period_is_explained_on_the_page(self, people: Any) -> None:
-        response = page_client("ga@contoso.com").get(PAGE + "?since=2026-03-05&until=2026-03-01")
+        response = browser("ga@contoso.com").get(PAGE + "?since=2026-03-05&until=2026-03-01")
         assert response.status_code == 400
         assert "&#x27;since&#x27; must be earlier than &#x27;until&#x27;." in (
             response.content.decode()
         )
 
     def test_plain_users_are_refused(self, people: Any) -> None:
-        response = page_client("cara@contoso.com").get(PAGE)
+        response = browser("cara@contoso.com").get(PAGE)
         assert response.status_code == 403

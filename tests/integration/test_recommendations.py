@@ -3,13 +3,10 @@ one in a click, through the policy's own checks and audit; nobody else can."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from nacl.encoding import Base64Encoder
 from nacl.public import PrivateKey
@@ -26,7 +23,7 @@ from sspr.methods.question_list import PREDEFINED_QUESTIONS
 from sspr.policy.password_policy import as_dict as password_settings
 from sspr.policy.password_policy import password_policy
 from sspr.policy.sspr_policy import as_dict, get_policy, update_policy
-from tests.conftest import PASSWORD, Api
+from tests.conftest import Api, browser, csrf_token
 from tests.reset_helpers import register_email, register_questions
 
 pytestmark = pytest.mark.django_db
@@ -49,18 +46,6 @@ IDS = [
 
 def fix_path(recommendation: str) -> str:
     return f"{LIST}/{recommendation}/fix"
-
-
-@pytest.fixture
-def as_role(tenant: Tenant, make_user: Any, make_api: Callable[[], Api]) -> Callable[..., Api]:
-    def sign_in(role: str | None, upn: str = "") -> Api:
-        upn = upn or f"{role or 'user'}@contoso.com"
-        make_user(tenant, upn, roles=[role] if role else [])
-        client = make_api()
-        assert client.sign_in("contoso", upn).status_code == 201
-        return client
-
-    return sign_in
 
 
 def items(client: Api) -> dict[str, dict[str, Any]]:
@@ -319,25 +304,6 @@ class TestFix:
         ).exists()
 
 
-def browser(upn: str) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    html = client.get("/t/contoso/sign-in").content.decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert token
-    response = client.post(
-        "/t/contoso/sign-in",
-        {"username": upn, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
-    )
-    assert response.status_code == 302, response.content
-    return client
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
-
-
 class TestPage:
     def test_a_policy_manager_fixes_one_with_the_button(
         self, tenant: Tenant, make_user: Any
@@ -349,7 +315,7 @@ class TestPage:
         assert "Fix: Enable for all users" in html
         assert 'name="recommendation" value="custom_banned_passwords"' not in html
         response = client.post(
-            PAGE, {"recommendation": "enable_sspr_for_all", "csrfmiddlewaretoken": csrf(html)}
+            PAGE, {"recommendation": "enable_sspr_for_all", "csrfmiddlewaretoken": csrf_token(html)}
         )
         assert response.status_code == 302
         after = client.get(PAGE).content.decode()
@@ -375,7 +341,7 @@ class TestPage:
         assert '<form method="post"><input' not in html and "Fix:" not in html
         assert "can fix this in one click (enable for all users)" in html
         response = client.post(
-            PAGE, {"recommendation": "enable_sspr_for_all", "csrfmiddlewaretoken": csrf(html)}
+            PAGE, {"recommendation": "enable_sspr_for_all", "csrfmiddlewaretoken": csrf_token(html)}
         )
         assert response.status_code == 403
         assert get_policy(tenant).enabled_for == "none"
@@ -385,7 +351,7 @@ class TestPage:
         client = browser("ga@contoso.com")
         html = client.get(PAGE).content.decode()
         response = client.post(
-            PAGE, {"recommendation": "notify_users", "csrfmiddlewaretoken": csrf(html)}
+            PAGE, {"recommendation": "notify_users", "csrfmiddlewaretoken": csrf_token(html)}
         )
         assert response.status_code == 409
         assert "is already done" in response.content.decode()

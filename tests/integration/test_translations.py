@@ -8,7 +8,6 @@ import importlib.machinery
 import importlib.util
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,11 +22,10 @@ from django.test import Client
 from django.utils import translation
 
 from sspr.directory.models import User
-from sspr.flows import registration
 from sspr.messaging.models import OutboxMessage
 from sspr.policy.sspr_policy import update_policy
-from tests.conftest import PASSWORD
-from tests.reset_helpers import last_code_to, register_email
+from tests.conftest import PASSWORD, csrf_token
+from tests.reset_helpers import last_code_to, register_email, register_sms, reset_for_all
 
 pytestmark = pytest.mark.django_db
 
@@ -99,21 +97,9 @@ SEEN: dict[str, dict[str, list[str]]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def english_afterwards() -> Iterator[None]:
-    """A request activates its language in this thread; later tests start in English again."""
-    yield
-    translation.deactivate()
-
-
 @pytest.fixture
 def open_tenant(tenant: Any) -> Any:
-    update_policy(
-        tenant,
-        {"enabled_for": "all", "captcha_enabled": False, "methods_enabled": "email,sms,totp"},
-        actor="test",
-    )
-    return tenant
+    return reset_for_all(tenant, "email,sms,totp")
 
 
 @pytest.fixture
@@ -138,12 +124,6 @@ def assert_page(response: Any, language: str, page: str, status: int = 200) -> N
     assert f'<html lang="{language}">' in shown
     for sentence in SEEN[language][page]:
         assert " ".join(sentence.split()) in shown, (page, sentence)
-
-
-def csrf_token(response: Any) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.content.decode())
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 def signed_in(language: str, upn: str, **kwargs: Any) -> Client:
@@ -283,7 +263,11 @@ class TestLanguageSwitcher:
         assert '<html lang="de">' in text(page)
         chosen = client.post(
             "/language",
-            {"csrfmiddlewaretoken": csrf_token(page), "language": "fr", "next": "/t/contoso/reset"},
+            {
+                "csrfmiddlewaretoken": csrf_token(page.content.decode()),
+                "language": "fr",
+                "next": "/t/contoso/reset",
+            },
         )
         assert chosen.status_code == 302 and chosen["Location"] == "/t/contoso/reset"
         cookie = client.cookies[settings.LANGUAGE_COOKIE_NAME]
@@ -300,7 +284,7 @@ class TestLanguageSwitcher:
 
     def test_an_unknown_language_or_a_foreign_next_changes_nothing(self, open_tenant: Any) -> None:
         client = browser("de", enforce_csrf_checks=True)
-        token = csrf_token(client.get("/t/contoso/reset"))
+        token = csrf_token(client.get("/t/contoso/reset").content.decode())
         unknown = client.post("/language", {"csrfmiddlewaretoken": token, "language": "xx"})
         assert settings.LANGUAGE_COOKIE_NAME not in client.cookies
         assert unknown.status_code in (204, 302)
@@ -424,8 +408,7 @@ class TestMessagesInTheRequestsLanguage:
     def test_the_text_message_of_a_french_reset_is_french(
         self, open_tenant: Any, alice: User
     ) -> None:
-        item, _ = registration.begin(alice, "sms", {"value": MOBILE})
-        registration.confirm(alice, item.pk, {"code": last_code_to(MOBILE)})
+        register_sms(alice, MOBILE)
         client = browser("fr")
         client.post("/t/contoso/reset", {"username": alice.upn})
         client.post("/t/contoso/reset/verify", {"action": "challenge", "method": "sms"})

@@ -106,7 +106,7 @@ def record(
 def _after_commit(event: AuditEvent) -> None:
     """Seal the event into its tenant's hash chain, then forward it to the SIEM."""
     try:
-        chain.seal_pending(event.tenant)
+        chain.seal_pending(event.tenant, only=[event.pk])
     except DatabaseError as error:
         # `sspr audit verify` seals whatever is left behind.
         log.warning("audit_seal_deferred tenant=%s error=%s", event.tenant_id, type(error).__name__)

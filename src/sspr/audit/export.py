@@ -20,21 +20,7 @@ from sspr.audit.query import AuditFilter, matching
 from sspr.directory.models import Tenant
 
 BATCH = 1000
-COLUMNS = (
-    "id",
-    "occurred_at",
-    "service",
-    "category",
-    "activity",
-    "result",
-    "actor",
-    "target",
-    "reason",
-    "ip",
-    "user_agent",
-    "correlation_id",
-    "details",
-)
+COLUMNS = ("id", "occurred_at", *AuditEvent.RECORD_FIELDS, "details")
 # A spreadsheet runs a cell that starts with one of these as a formula; user names and user
 # agents come from whoever typed them (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,16 +44,7 @@ def as_dict(event: AuditEvent, tenant: Tenant) -> dict[str, Any]:
         "id": event.pk,
         "tenant": tenant.slug,
         "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
-        "service": event.service,
-        "category": event.category,
-        "activity": event.activity,
-        "result": event.result,
-        "actor": event.actor,
-        "target": event.target,
-        "reason": event.reason,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "correlation_id": event.correlation_id,
+        **event.record_fields(),
         "details": event.details,
     }
 

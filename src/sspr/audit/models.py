@@ -43,6 +43,21 @@ class AuditEvent(models.Model):
 
     objects = AppendOnlyQuerySet.as_manager()
 
+    # What happened, by whom, to whom and from where: the fields that every copy of an event
+    # carries (the export, the syslog message, the hash chain's seal), in this order.
+    RECORD_FIELDS = (
+        "service",
+        "category",
+        "activity",
+        "result",
+        "actor",
+        "target",
+        "reason",
+        "ip",
+        "user_agent",
+        "correlation_id",
+    )
+
     class Meta:
         ordering = ["-occurred_at", "-id"]
 
@@ -56,6 +71,10 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit events are append-only")
+
+    def record_fields(self) -> dict[str, str]:
+        """The RECORD_FIELDS and their values, in order."""
+        return {name: getattr(self, name) for name in self.RECORD_FIELDS}
 
 
 GENESIS_HASH = "0" * 64

@@ -1,19 +1,20 @@
 """Finding audit events: the filters that the admin page, the API and the command line share.
 
-Times are ISO 8601. `since` is inclusive; so is `until`, and a bare date as `until` means the
-end of that day, as a person reading "from 1 to 3 March" expects. A time without a zone is UTC.
+Times are ISO 8601 (see sspr.instants). `since` is inclusive; so is `until`, and a bare date as
+`until` means the end of that day. A time without a zone is UTC.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Tenant
 from sspr.errors import InvalidValue
+from sspr.instants import parse_instant
 
 MAX_TEXT = 256
 RESULTS = tuple(AuditEvent.Result.values)
@@ -28,35 +29,6 @@ class AuditFilter:
     user: str = ""
     actor: str = ""
     result: str = ""
-
-
-def _instant(value: str, name: str, *, end: bool) -> datetime | None:
-    text = value.strip()
-    if not text:
-        return None
-    problem = (
-        f"'{name}' must be an ISO 8601 date or time, such as 2026-03-01 or "
-        f"2026-03-01T08:30:00Z; '{text[:40]}' is not one."
-    )
-    if len(text) > 64:
-        raise InvalidValue(problem, field=name)
-    try:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            moment = datetime.fromisoformat(text)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            moment = moment.astimezone(UTC)
-            return moment + timedelta(microseconds=1) if end else moment
-        moment = datetime.combine(day, time(), tzinfo=UTC)
-        return moment + timedelta(days=1) if end else moment
-    except ValueError:
-        raise InvalidValue(problem, field=name) from None
-    except OverflowError:
-        if end:
-            return None  # past the last representable instant: no upper bound at all
-        raise InvalidValue(f"'{name}' is out of range.", field=name) from None
 
 
 def _text(value: str, name: str) -> str:
@@ -76,8 +48,9 @@ def parse_filter(
     result: str = "",
 ) -> AuditFilter:
     """The filter from text as people and programs type it; InvalidValue says what is wrong."""
-    start = _instant(since, "since", end=False)
-    before = _instant(until, "until", end=True)
+    start = parse_instant(since, "since", end=False)
+    # An end past the last instant that can be represented is no upper bound at all.
+    before = parse_instant(until, "until", end=True, open_ended=True)
     if start is not None and before is not None and start >= before:
         raise InvalidValue("'since' must be earlier than 'until'.", field="since")
     outcome = _text(result, "result").lower()

@@ -104,6 +104,11 @@ def _sd_value(value: object) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def _header_field(value: str, limit: int) -> str:
     printable = "".join(c for c in value if 33 <= ord(c) <= 126)[:limit]
     return printable or "-"
@@ -134,16 +139,7 @@ def format_message(
     params: dict[str, object] = {
         "tenant": tenant,
         "id": event.pk,
-        "service": event.service,
-        "category": event.category,
-        "activity": event.activity,
-        "result": event.result,
-        "actor": event.actor,
-        "target": event.target,
-        "reason": event.reason,
-        "ip": event.ip,
-        "userAgent": event.user_agent,
-        "correlationId": event.correlation_id,
+        **{_camel_case(name): value for name, value in event.record_fields().items()},
     }
     if seal is not None:
         params["seq"], params["hash"] = seal

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import DatabaseError
+
 from sspr.directory.models import User
 from sspr.directory.roles import Role, is_admin
 from sspr.messaging.notify import notify_admins_of_reset, notify_password_reset
 from sspr.methods.models import RegisteredMethod
 from sspr.policy.sspr_policy import get_policy
+
+log = logging.getLogger(__name__)
 
 
 def user_addresses(user: User) -> list[str]:
@@ -27,6 +33,15 @@ def admins_to_tell(user: User) -> list[str]:
 
 
 def notify_reset(user: User) -> None:
+    """Runs once the reset is committed: a database failure here must not turn it into an
+    error for the user, whose password is already changed."""
+    try:
+        _notify_reset(user)
+    except DatabaseError as error:
+        log.warning("reset_notification_failed error=%s", type(error).__name__)
+
+
+def _notify_reset(user: User) -> None:
     policy = get_policy(user.tenant)
     if policy.notify_users:
         for address in user_addresses(user):

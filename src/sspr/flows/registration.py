@@ -93,11 +93,15 @@ def confirm(user: User, registration_id: int, payload: dict[str, Any]) -> Regist
     handler = method_for(registration.method, get_policy(user.tenant))
     with blocking(user.tenant, user.upn):
         take(limits.REGISTRATION_FAILURES, user.tenant.pk, user.upn)
-    if not handler.finish_enrollment(registration, payload):
+    # The code is used up and the method activated in one transaction: cut off in between,
+    # neither happened, and the same code still works.
+    with transaction.atomic():
+        finished = handler.finish_enrollment(registration, payload)
+        if finished:
+            _activate(registration)
+    if not finished:
         raise CodeIncorrect()
     release(limits.REGISTRATION_FAILURES, user.tenant.pk, user.upn)
-    with transaction.atomic():
-        _activate(registration)
     return registration
 
 

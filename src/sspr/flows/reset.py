@@ -223,16 +223,18 @@ def verify(flow_id: str, method: str, payload: dict[str, Any]) -> ResetFlow:
     policy = get_policy(flow.tenant)
     with blocking(flow.tenant, flow.username):
         take(limits.VERIFY_FAILURES, flow.tenant.pk, flow.username)
-    scratch = dict(flow.scratch.get(method, {}))
-    passed = False
-    if not flow.decoy and flow.user is not None:
-        registration = _registration(flow, method)
-        passed = method_for(method, policy).verify(
-            registration, f"reset:{flow.id}", payload, scratch
-        ) and not _same_contact_as_passed(flow, registration)
     with transaction.atomic():
+        # The answer is used up (a code, an app's time step) and the gate passed in one
+        # transaction: cut off in between, neither happened, and the same answer still works.
         current = ResetFlow.objects.select_for_update().get(pk=flow.pk)
         _expect(current, State.AWAITING_VERIFICATION)
+        scratch = dict(current.scratch.get(method, {}))
+        passed = False
+        if not flow.decoy and flow.user is not None:
+            registration = _registration(flow, method)
+            passed = method_for(method, policy).verify(
+                registration, f"reset:{flow.id}", payload, scratch
+            ) and not _same_contact_as_passed(current, registration)
         current.scratch = {**current.scratch, method: scratch}
         if passed and method not in current.gates_passed:
             current.gates_passed = [*current.gates_passed, method]
@@ -256,7 +258,7 @@ def _same_contact_as_passed(flow: ResetFlow, registration: RegisteredMethod) -> 
     if not registration.value or not flow.gates_passed:
         return False
     return RegisteredMethod.objects.filter(
-        user=flow.user,
+        user=flow.user_id,
         method__in=flow.gates_passed,
         value=registration.value,
         state=RegisteredMethod.State.ACTIVE,
@@ -301,8 +303,10 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
         with transaction.atomic():
             _progress(flow, "New password does not meet the rules", ok=False)
         raise rejected
-    _claim_completion(flow)
     if synced:
+        # The directory is written outside any transaction: claim the flow first, so that a
+        # second completion racing this one cannot write it too.
+        _claim_completion(flow)
         try:
             writeback.reset(user, new_password, must_change=False, enforce_policy=True)
         except DomainError as refused:
@@ -312,6 +316,10 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
             raise
     with transaction.atomic():
         current = ResetFlow.objects.select_for_update().get(pk=flow.pk)
+        # A cloud user's flow is claimed by this lock: the claim and the new password commit
+        # together or not at all, so a failure in between never leaves the flow half-done.
+        if current.state != (State.COMPLETING if synced else State.VERIFIED):
+            raise WrongStep(_(FINISHED))
         user.password_hash = "" if synced else hash_password(new_password)
         user.password_last_set = timezone.now()
         user.must_change_password = False

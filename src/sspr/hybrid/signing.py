@@ -26,6 +26,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sspr.crypto import seal, unseal
 from sspr.errors import DomainError
 from sspr.hybrid.models import Agent, ServiceKey
+from sspr.redis_client import Outage
 from sspr_protocol.messages import Command, canonical
 
 TIMESTAMP_WINDOW = 300  # seconds either side of our clock
@@ -46,6 +47,23 @@ _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 class AgentUnauthenticated(DomainError):
     status = 401
     code = "agent_unauthenticated"
+
+
+class ReplayCheckUnavailable(DomainError):
+    """The nonces are kept in the cache (Redis, with several app processes). Without it a
+    request cannot be told from a replay, so it is refused; the agent retries a 503."""
+
+    status = 503
+    code = "replay_check_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service cannot check this request against replays right now, so it did not "
+            "act on it. Try again in a moment."
+        )
+
+
+_nonce_store = Outage("agent-nonces")
 
 
 def b64(data: bytes) -> str:
@@ -147,7 +165,13 @@ def verify_request(
         )
     except (ValueError, BadSignatureError):
         raise AgentUnauthenticated("The request's signature does not verify.") from None
-    if not cache.add(f"sspr:agent-nonce:{agent_id}:{nonce}", 1, timeout=NONCE_TTL):
+    try:
+        fresh = cache.add(f"sspr:agent-nonce:{agent_id}:{nonce}", 1, timeout=NONCE_TTL)
+    except Exception as error:  # noqa: BLE001 -- whatever failed, the nonce is not vouched for
+        _nonce_store.begin(error, "refuse")
+        raise ReplayCheckUnavailable() from None
+    _nonce_store.over()
+    if not fresh:
         raise AgentUnauthenticated("This request was already received once (nonce seen before).")
     seen = timezone.now()
     if agent.last_seen_at is None or seen - agent.last_seen_at > LAST_SEEN_PRECISION:

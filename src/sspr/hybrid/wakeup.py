@@ -143,9 +143,9 @@ class _RedisRelay:
         if self._client is None:
             import redis
 
-            self._client = redis.Redis.from_url(
-                self._url(), socket_timeout=2, socket_connect_timeout=2
-            )
+            from sspr import redis_client
+
+            self._client = redis.Redis.from_url(self._url(), **redis_client.options())
         return self._client
 
     def publish(self, topic: str) -> None:

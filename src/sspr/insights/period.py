@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.utils import timezone
 
 from sspr.errors import InvalidValue
+from sspr.instants import parse_instant
 
 DEFAULT_DAYS = 30
 # A daily chart of more than a year is unreadable, and the cost of a report grows with its days.
@@ -36,37 +37,6 @@ class Period:
         return self.before - timedelta(microseconds=1)
 
 
-def _problem(name: str, text: str) -> InvalidValue:
-    return InvalidValue(
-        f"'{name}' must be an ISO 8601 date or time, such as 2026-03-01 or "
-        f"2026-03-01T08:30:00Z; '{text[:40]}' is not one.",
-        field=name,
-    )
-
-
-def _instant(value: str, name: str, *, end: bool) -> datetime | None:
-    text = value.strip()
-    if not text:
-        return None
-    if len(text) > 64:
-        raise _problem(name, text)
-    try:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            moment = datetime.fromisoformat(text)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            moment = moment.astimezone(UTC)
-            return moment + timedelta(microseconds=1) if end else moment
-        start = datetime.combine(day, time(), tzinfo=UTC)
-        return start + timedelta(days=1) if end else start
-    except ValueError:
-        raise _problem(name, text) from None
-    except OverflowError:
-        raise InvalidValue(f"'{name}' is out of range.", field=name) from None
-
-
 def _midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
 
@@ -74,8 +44,8 @@ def _midnight(moment: datetime) -> datetime:
 def parse_period(since: str = "", until: str = "", *, now: datetime | None = None) -> Period:
     """The period from text; by default the last 30 days, today included."""
     now = now or timezone.now()
-    start = _instant(since, "since", end=False)
-    before = _instant(until, "until", end=True)
+    start = parse_instant(since, "since", end=False)
+    before = parse_instant(until, "until", end=True)
     try:
         if before is None:
             before = max(now, start + timedelta(days=1)) if start is not None else now

@@ -130,53 +130,41 @@ def _facts(tenant: Tenant) -> _Facts:
     )
 
 
-def _enable_for_all(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "enable_sspr_for_all",
-        "title": "Enable self-service password reset for all users",
-        "why": "Everyone who can reset their own password is one call fewer to the service "
-        "desk, and one fewer person locked out of work.",
-    }
+@dataclass(frozen=True)
+class _Finding:
+    """Where the organisation stands on one recommendation."""
+
+    status: str
+    state: str
+    not_fixable_because: str = ""
+    # False where this state has no one-click fix at all, not even one that is barred now.
+    fix_offered: bool = True
+
+
+def _enable_for_all(f: _Facts) -> _Finding:
     cov = f.coverage
     if not allows(f.tenant.plan, Feature.CLOUD_PASSWORD_RESET):
-        return Recommendation(
-            **base,
-            status=NOT_APPLICABLE,
-            state=PlanRequired(Feature.CLOUD_PASSWORD_RESET, Plan(f.tenant.plan)).message,
-        )
+        plan = Plan(f.tenant.plan)
+        return _Finding(NOT_APPLICABLE, PlanRequired(Feature.CLOUD_PASSWORD_RESET, plan).message)
     if f.policy.enabled_for == SsprPolicy.Scope.ALL:
-        return Recommendation(
-            **base,
-            status=MET,
-            state=f"SSPR is enabled for all users ({_n(cov.in_scope, 'user')}).",
-        )
+        return _Finding(MET, f"SSPR is enabled for all users ({_n(cov.in_scope, 'user')}).")
     if f.policy.enabled_for == SsprPolicy.Scope.SELECTED:
-        state = (
+        return _Finding(
+            NOT_MET,
             f"SSPR is enabled for selected groups ({len(cov.groups)}): "
-            f"{', '.join(cov.groups)}; {cov.in_scope} of {_n(cov.users, 'user')} are in scope."
+            f"{', '.join(cov.groups)}; {cov.in_scope} of {_n(cov.users, 'user')} are in scope.",
         )
-    else:
-        state = f"SSPR is not enabled for anyone (0 of {_n(cov.users, 'user')} in scope)."
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=state,
-        fix_label="Enable for all users",
-        fix_changes={"enabled_for": "all"},
+    return _Finding(
+        NOT_MET, f"SSPR is not enabled for anyone (0 of {_n(cov.users, 'user')} in scope)."
     )
 
 
-def _two_methods(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "require_two_methods",
-        "title": "Require two methods to reset a password",
-        "why": "With two methods, someone who takes over one mailbox or phone number still "
-        "cannot reset the password.",
-    }
+def _two_methods(f: _Facts) -> _Finding:
     if f.policy.methods_required >= 2:
-        return Recommendation(**base, status=MET, state="Two methods are required to reset.")
+        return _Finding(MET, "Two methods are required to reset.")
     stranded = f.coverage.one_method_only
-    state = (
+    return _Finding(
+        NOT_MET,
         "One method is required to reset (administrators always need "
         f"{ADMIN_METHODS_REQUIRED}). "
         + (
@@ -184,24 +172,11 @@ def _two_methods(f: _Facts) -> Recommendation:
             "only one usable method and would need to register a second."
             if stranded
             else "Every user in scope who registered has at least two usable methods."
-        )
-    )
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=state,
-        fix_label="Require two methods",
-        fix_changes={"methods_required": 2},
+        ),
     )
 
 
-def _registration(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "require_registration",
-        "title": "Require users to register when they sign in",
-        "why": "Users who have not registered cannot reset on the day they need it; asking at "
-        "sign-in is how they get registered.",
-    }
+def _registration(f: _Facts) -> _Finding:
     cov = f.coverage
     short = cov.partially_registered + cov.not_registered
     numbers = (
@@ -210,25 +185,11 @@ def _registration(f: _Facts) -> Recommendation:
         + (f"; {short} {'has' if short == 1 else 'have'} not." if short else ".")
     )
     if f.policy.registration_required:
-        return Recommendation(
-            **base, status=MET, state=f"Users are asked to register at sign-in. {numbers}"
-        )
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=f"Users are not asked to register at sign-in. {numbers}",
-        fix_label="Require registration",
-        fix_changes={"registration_required": True},
-    )
+        return _Finding(MET, f"Users are asked to register at sign-in. {numbers}")
+    return _Finding(NOT_MET, f"Users are not asked to register at sign-in. {numbers}")
 
 
-def _reconfirm(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "reconfirm_within_180_days",
-        "title": f"Ask users to re-confirm their methods within {RECONFIRM_DAYS} days",
-        "why": "Phone numbers and mailboxes change; a method nobody re-confirmed may no longer "
-        "reach its owner, or may reach someone else.",
-    }
+def _reconfirm(f: _Facts) -> _Finding:
     days = f.policy.reconfirm_days
     note = (
         ""
@@ -236,102 +197,42 @@ def _reconfirm(f: _Facts) -> Recommendation:
         else " It takes effect once users are required to register at sign-in."
     )
     if 0 < days <= RECONFIRM_DAYS:
-        return Recommendation(
-            **base,
-            status=MET,
-            state=f"Users re-confirm their methods every {_n(days, 'day')}.{note}",
-        )
+        return _Finding(MET, f"Users re-confirm their methods every {_n(days, 'day')}.{note}")
     now = "never asked to re-confirm" if days == 0 else f"asked every {_n(days, 'day')}"
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=f"Users are {now}.{note}",
-        fix_label=f"Re-confirm every {RECONFIRM_DAYS} days",
-        fix_changes={"reconfirm_days": RECONFIRM_DAYS},
-    )
+    return _Finding(NOT_MET, f"Users are {now}.{note}")
 
 
-def _notify_users(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "notify_users",
-        "title": "Notify users when their password is reset",
-        "why": "A user told of a reset they did not make can raise the alarm while it still "
-        "matters.",
-    }
+def _notify_users(f: _Facts) -> _Finding:
     if f.policy.notify_users:
-        return Recommendation(
-            **base, status=MET, state="Users are notified when their password is reset."
-        )
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state="Users are not notified when their password is reset.",
-        fix_label="Notify users",
-        fix_changes={"notify_users": True},
-    )
+        return _Finding(MET, "Users are notified when their password is reset.")
+    return _Finding(NOT_MET, "Users are not notified when their password is reset.")
 
 
-def _notify_admins(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "notify_admins",
-        "title": "Notify all administrators when an administrator resets their password",
-        "why": "An administrator's account is the most valuable to take over; the other "
-        "administrators should know at once when its password changes.",
-    }
-    holders = f.role_holders.count
+def _notify_admins(f: _Facts) -> _Finding:
+    holders = _n(f.role_holders.count, "role holder")
     if f.policy.notify_admins:
-        return Recommendation(
-            **base,
-            status=MET,
-            state=f"Administrators are notified ({_n(holders, 'role holder')}).",
-        )
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=f"Administrators are not notified ({_n(holders, 'role holder')}).",
-        fix_label="Notify administrators",
-        fix_changes={"notify_admins": True},
-    )
+        return _Finding(MET, f"Administrators are notified ({holders}).")
+    return _Finding(NOT_MET, f"Administrators are not notified ({holders}).")
 
 
-def _writeback(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "turn_on_writeback",
-        "title": "Write passwords back to the on-premises directory",
-        "why": "Without writeback, users synced from the on-premises directory cannot reset, "
-        "change or unlock here, and keep calling the service desk.",
-        "page": "agents",
-    }
+def _writeback(f: _Facts) -> _Finding:
     synced = f"{_n(f.synced_users, 'user')} synced from on-premises"
     if not f.agents:
-        return Recommendation(
-            **base,
-            status=NOT_APPLICABLE,
-            state=f"No on-premises agent is enrolled ({synced}).",
-        )
+        return _Finding(NOT_APPLICABLE, f"No on-premises agent is enrolled ({synced}).")
     line = writeback_status(f.tenant).message
     if f.policy.writeback_enabled:
-        return Recommendation(**base, status=MET, state=f"Writeback is on ({synced}). {line}")
+        return _Finding(MET, f"Writeback is on ({synced}). {line}")
     blocked = ""
     if not allows(f.tenant.plan, Feature.HYBRID_WRITEBACK):
         blocked = PlanRequired(Feature.HYBRID_WRITEBACK, Plan(f.tenant.plan)).message
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=f"Writeback is off: {synced} cannot reset or change their password here. {line}",
-        fix_label="Turn on writeback",
-        fix_changes={"writeback_enabled": True},
+    return _Finding(
+        NOT_MET,
+        f"Writeback is off: {synced} cannot reset or change their password here. {line}",
         not_fixable_because=blocked,
     )
 
 
-def _no_questions_for_admins(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "no_questions_for_role_holders",
-        "title": "No security questions for anyone with a role",
-        "why": "Answers to security questions can often be found or guessed; an account that "
-        "can change the organisation deserves methods that prove possession.",
-    }
+def _no_questions_for_admins(f: _Facts) -> _Finding:
     holders = f.role_holders
     offered = "questions" in f.policy.methods_enabled
     policy = (
@@ -349,67 +250,155 @@ def _no_questions_for_admins(f: _Facts) -> Recommendation:
             if holders.with_questions
             else f" No role holder relies on them ({_n(holders.count, 'role holder')} in all)."
         )
-        return Recommendation(**base, status=MET, state=policy + registered)
+        return _Finding(MET, policy + registered)
     relying = holders.relying_on_questions
-    return Recommendation(
-        **base,
-        status=NOT_MET,
-        state=(
-            f"{policy} {relying} of {_n(holders.count, 'role holder')} "
-            f"{'relies' if relying == 1 else 'rely'} on security questions and cannot reset "
-            f"until they register {ADMIN_METHODS_REQUIRED} other methods: "
-            f"{', '.join(holders.examples)}{', ...' if relying > len(holders.examples) else ''}."
-        ),
+    return _Finding(
+        NOT_MET,
+        f"{policy} {relying} of {_n(holders.count, 'role holder')} "
+        f"{'relies' if relying == 1 else 'rely'} on security questions and cannot reset "
+        f"until they register {ADMIN_METHODS_REQUIRED} other methods: "
+        f"{', '.join(holders.examples)}{', ...' if relying > len(holders.examples) else ''}.",
         not_fixable_because="Only the role holders themselves can register other methods.",
     )
 
 
-def _banned_list(f: _Facts) -> Recommendation:
-    base: dict[str, Any] = {
-        "id": "custom_banned_passwords",
-        "title": "Use a custom banned password list",
-        "why": "Attackers try the organisation's own name, products and places first; a custom "
-        "list refuses passwords built on them.",
-        "page": "password-protection",
-    }
+def _banned_list(f: _Facts) -> _Finding:
     terms = len(f.policy.banned_passwords)
     if not f.passwords.check_banned:
-        return Recommendation(
-            **base,
-            status=NOT_MET,
-            state=f"Banned password checking is off ({_n(terms, 'custom term')} kept).",
+        return _Finding(
+            NOT_MET,
+            f"Banned password checking is off ({_n(terms, 'custom term')} kept).",
             not_fixable_because="Turn banned password checking on in Password protection.",
+            fix_offered=False,
         )
     if not terms:
-        return Recommendation(
-            **base,
-            status=NOT_MET,
-            state="No custom banned terms: only the global list applies.",
+        return _Finding(
+            NOT_MET,
+            "No custom banned terms: only the global list applies.",
             not_fixable_because="Only you know your organisation's words: add them in "
             "Password protection.",
+            fix_offered=False,
         )
     if f.policy.password_protection == SsprPolicy.Protection.AUDIT:
-        return Recommendation(
-            **base,
-            status=NOT_MET,
-            state=f"{_n(terms, 'custom term')} in audit mode: banned passwords are accepted "
+        return _Finding(
+            NOT_MET,
+            f"{_n(terms, 'custom term')} in audit mode: banned passwords are accepted "
             "and only recorded.",
-            fix_label="Enforce the banned list",
-            fix_changes={"password_protection": "enforce"},
         )
-    return Recommendation(**base, status=MET, state=f"{_n(terms, 'custom banned term')}, enforced.")
+    return _Finding(MET, f"{_n(terms, 'custom banned term')}, enforced.")
 
 
-_CHECKS: tuple[Callable[[_Facts], Recommendation], ...] = (
-    _enable_for_all,
-    _two_methods,
-    _registration,
-    _reconfirm,
-    _notify_users,
-    _notify_admins,
-    _writeback,
-    _no_questions_for_admins,
-    _banned_list,
+@dataclass(frozen=True)
+class _Check:
+    """One recommendation: its words, how to tell where the organisation stands, and the
+    one-click fix, offered while it is not met (none when `fix_changes` is empty)."""
+
+    id: str
+    title: str
+    why: str
+    assess: Callable[[_Facts], _Finding]
+    fix_label: str = ""
+    fix_changes: Mapping[str, Any] = field(default_factory=dict)
+    # Where an administrator changes it by hand (see Recommendation.page).
+    page: str = "password-reset"
+
+    def recommendation(self, facts: _Facts) -> Recommendation:
+        found = self.assess(facts)
+        fix = found.status == NOT_MET and found.fix_offered
+        return Recommendation(
+            id=self.id,
+            title=self.title,
+            why=self.why,
+            status=found.status,
+            state=found.state,
+            fix_label=self.fix_label if fix else "",
+            fix_changes=dict(self.fix_changes) if fix else {},
+            not_fixable_because=found.not_fixable_because,
+            page=self.page,
+        )
+
+
+_CHECKS = (
+    _Check(
+        "enable_sspr_for_all",
+        "Enable self-service password reset for all users",
+        "Everyone who can reset their own password is one call fewer to the service desk, and "
+        "one fewer person locked out of work.",
+        _enable_for_all,
+        "Enable for all users",
+        {"enabled_for": "all"},
+    ),
+    _Check(
+        "require_two_methods",
+        "Require two methods to reset a password",
+        "With two methods, someone who takes over one mailbox or phone number still cannot "
+        "reset the password.",
+        _two_methods,
+        "Require two methods",
+        {"methods_required": 2},
+    ),
+    _Check(
+        "require_registration",
+        "Require users to register when they sign in",
+        "Users who have not registered cannot reset on the day they need it; asking at sign-in "
+        "is how they get registered.",
+        _registration,
+        "Require registration",
+        {"registration_required": True},
+    ),
+    _Check(
+        "reconfirm_within_180_days",
+        f"Ask users to re-confirm their methods within {RECONFIRM_DAYS} days",
+        "Phone numbers and mailboxes change; a method nobody re-confirmed may no longer reach "
+        "its owner, or may reach someone else.",
+        _reconfirm,
+        f"Re-confirm every {RECONFIRM_DAYS} days",
+        {"reconfirm_days": RECONFIRM_DAYS},
+    ),
+    _Check(
+        "notify_users",
+        "Notify users when their password is reset",
+        "A user told of a reset they did not make can raise the alarm while it still matters.",
+        _notify_users,
+        "Notify users",
+        {"notify_users": True},
+    ),
+    _Check(
+        "notify_admins",
+        "Notify all administrators when an administrator resets their password",
+        "An administrator's account is the most valuable to take over; the other "
+        "administrators should know at once when its password changes.",
+        _notify_admins,
+        "Notify administrators",
+        {"notify_admins": True},
+    ),
+    _Check(
+        "turn_on_writeback",
+        "Write passwords back to the on-premises directory",
+        "Without writeback, users synced from the on-premises directory cannot reset, change "
+        "or unlock here, and keep calling the service desk.",
+        _writeback,
+        "Turn on writeback",
+        {"writeback_enabled": True},
+        page="agents",
+    ),
+    _Check(
+        "no_questions_for_role_holders",
+        "No security questions for anyone with a role",
+        "Answers to security questions can often be found or guessed; an account that can "
+        "change the organisation deserves methods that prove possession.",
+        _no_questions_for_admins,
+    ),
+    _Check(
+        "custom_banned_passwords",
+        "Use a custom banned password list",
+        "Attackers try the organisation's own name, products and places first; a custom list "
+        "refuses passwords built on them.",
+        _banned_list,
+        "Enforce the banned list",
+        {"password_protection": "enforce"},
+        page="password-protection",
+    ),
 )
 # Settings kept by the password policy module; everything else belongs to the SSPR policy.
 _PASSWORD_POLICY_KEYS = frozenset({"password_protection"})
@@ -417,7 +406,7 @@ _PASSWORD_POLICY_KEYS = frozenset({"password_protection"})
 
 def recommendations(tenant: Tenant) -> list[Recommendation]:
     facts = _facts(tenant)
-    return [check(facts) for check in _CHECKS]
+    return [check.recommendation(facts) for check in _CHECKS]
 
 
 def get_recommendation(tenant: Tenant, recommendation_id: str) -> Recommendation:

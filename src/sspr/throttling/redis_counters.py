@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
 import redis
 
+from sspr import redis_client
 from sspr.throttling.limits import Limit
 
 # One round trip, atomic: blocked? then count within the window, and block when over.
@@ -32,9 +35,20 @@ return 1
 """
 
 
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis being away becomes RedisUnavailable, which the callers know how to live with."""
+    from sspr.throttling.counters import RedisUnavailable
+
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise RedisUnavailable(type(error).__name__) from error
+
+
 class RedisCounters:
     def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **redis_client.options())
         self._take = self.client.register_script(_TAKE)
         self._release = self.client.register_script(_RELEASE)
 
@@ -53,22 +67,26 @@ class RedisCounters:
 
         window_ms = int(limit.window.total_seconds() * 1000)
         block_ms = int(limit.block.total_seconds() * 1000)
-        allowed, wait_ms = self._take(
-            keys=self._keys(limit, tenant_id, key), args=[limit.max_hits, window_ms, block_ms]
-        )
+        with _reachable():
+            allowed, wait_ms = self._take(
+                keys=self._keys(limit, tenant_id, key), args=[limit.max_hits, window_ms, block_ms]
+            )
         if not allowed:
             until = datetime.now(UTC).timestamp() + int(wait_ms) / 1000
             raise Blocked(limit, datetime.fromtimestamp(until, UTC))
 
     def release(self, limit: Limit, tenant_id: int, key: str) -> None:
-        self._release(keys=self._keys(limit, tenant_id, key)[:1])
+        with _reachable():
+            self._release(keys=self._keys(limit, tenant_id, key)[:1])
 
     def blocked_until(self, limit: Limit, tenant_id: int, key: str) -> datetime | None:
-        wait_ms = self.client.pttl(self._keys(limit, tenant_id, key)[1])
+        with _reachable():
+            wait_ms = self.client.pttl(self._keys(limit, tenant_id, key)[1])
         if int(wait_ms) <= 0:
             return None
         return datetime.fromtimestamp(datetime.now(UTC).timestamp() + int(wait_ms) / 1000, UTC)
 
     def clear(self, limits: list[Limit], tenant_id: int, key: str) -> None:
         names = [k for lim in limits for k in self._keys(lim, tenant_id, key)]
-        self.client.delete(*names)
+        with _reachable():
+            self.client.delete(*names)

@@ -59,11 +59,18 @@ def breached_suffixes(prefix: str) -> frozenset[str]:
     if not re.fullmatch(r"[0-9A-F]{5}", prefix):
         raise ValueError("the prefix is 5 upper-case hexadecimal characters")
     key = CACHE_PREFIX + prefix
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except Exception as error:  # noqa: BLE001 -- the cache saves a request; without it, ask
+        log.warning("breach_cache_unavailable error=%s", type(error).__name__)
+        cached = None
     if isinstance(cached, str):
         return frozenset(cached.split())
     suffixes = _fetch(prefix)
-    cache.set(key, " ".join(sorted(suffixes)), CACHE_SECONDS)
+    try:
+        cache.set(key, " ".join(sorted(suffixes)), CACHE_SECONDS)
+    except Exception as error:  # noqa: BLE001 -- the answer stands without being kept
+        log.warning("breach_cache_unavailable error=%s", type(error).__name__)
     return suffixes
 
 

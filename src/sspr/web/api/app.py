@@ -17,6 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from sspr import __version__
 from sspr.errors import DomainError
+from sspr.web import errors, outage
 from sspr.web.api import (
     agent,
     agents,
@@ -155,6 +156,14 @@ def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpRespon
             "changed. Try again in a moment.",
         },
     )
+
+
+def database_outage(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return errors.database_unavailable(request, exc)
+
+
+for _kind in outage.OUTAGE_ERRORS:
+    api.exception_handler(_kind)(database_outage)
 
 
 @api.exception_handler(Exception)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,6 @@ from ninja import Router, Schema, Status
 
 from sspr.directory.lookups import get_user
 from sspr.flows import caller_verification, service_desk
-from sspr.flows.eligibility import Explanation
 from sspr.web.api.auth import bearer
 from sspr.web.api.schemas import Error, Text
 from sspr.web.api.users import acting_admin
@@ -50,34 +50,6 @@ class EligibilityOut(Schema):
     agent_ready: bool | None
     agent_status: str
 
-    @staticmethod
-    def of(upn: str, e: Explanation) -> dict[str, Any]:
-        return {
-            "upn": upn,
-            "eligible": e.eligible,
-            "summary": e.summary,
-            "reasons": list(e.reasons),
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in e.checks],
-            "plan": e.plan,
-            "enabled_for": e.enabled_for,
-            "scope_groups": list(e.scope_groups),
-            "member_of_scope_groups": list(e.member_of_scope_groups),
-            "admin_policy": e.admin_policy,
-            "methods_required": e.methods_required,
-            "methods_allowed": list(e.methods_allowed),
-            "methods_registered": list(e.methods_registered),
-            "methods_usable": list(e.methods_usable),
-            "blocked_until": e.blocked_until,
-            "enabled": e.enabled,
-            "locked_until": e.locked_until,
-            "locked_on_premises": e.locked_on_premises,
-            "source": e.source,
-            "writeback_needed": e.writeback_needed,
-            "writeback_enabled": e.writeback_enabled,
-            "agent_ready": e.agent_ready,
-            "agent_status": e.agent_status,
-        }
-
 
 @router.get(
     "/tenants/{tenant}/users/{upn}/eligibility",
@@ -88,7 +60,7 @@ def eligibility(request: HttpRequest, tenant: Text, upn: Text) -> dict[str, Any]
     Any administrator may ask."""
     scope, _ = acting_admin(request, tenant)
     user = get_user(scope, upn)
-    return EligibilityOut.of(user.upn, service_desk.explain(user))
+    return {"upn": user.upn, **asdict(service_desk.explain(user))}
 
 
 class CallerVerificationIn(Schema):

@@ -4,6 +4,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import CommandParser
 
 from sspr.cli.management.commands._base import SsprCommand
@@ -28,7 +29,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         "host": host,
         "port": port,
         "log_level": "warning",
-        "proxy_headers": False,
+        "proxy_headers": bool(settings.TRUSTED_PROXIES),
+        "forwarded_allow_ips": settings.TRUSTED_PROXIES or None,
         "server_header": False,
         # A reset waiting for its agent, at most; a stop never hangs on a client.
         "timeout_graceful_shutdown": 12,
