@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from sspr.directory.groups import effective_members
 from sspr.directory.models import Group, Tenant, User
@@ -335,7 +336,13 @@ class TestResuming:
             assert response.status_code == 200, response.content
             return dict(response.json())
 
-        waiting = threading.Thread(target=lambda: answers.append(poll()))
+        def in_thread() -> None:
+            try:
+                answers.append(poll())
+            finally:
+                connection.close()  # the thread's own; PostgreSQL must not keep it open
+
+        waiting = threading.Thread(target=in_thread)
         waiting.start()
         time.sleep(0.3)  # the poll is waiting (if not yet, it finds the request at once)
         asked = admin.call("POST", "/tenants/contoso/sync-requests", {"mode": "full"})

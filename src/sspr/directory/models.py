@@ -49,6 +49,8 @@ class User(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "upn"], name="user_upn_unique_per_tenant")
         ]
+        # The directory sync finds synced users by their on-premises anchor, a page at a time.
+        indexes = [models.Index(fields=["tenant", "on_prem_anchor"], name="user_anchor")]
 
     def __str__(self) -> str:
         return self.upn

@@ -9,6 +9,7 @@ model field, so what lands in the table is what the ORM would have written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
@@ -30,9 +31,22 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
         ", ".join(quote(f.column) for f in columns),
         ", ".join(["%s"] * len(columns)),
     )
-    rows = [
-        [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in columns]
-        for obj in objects
-    ]
+    # Most columns hold the same object on every row (the tenant, flags, empty strings):
+    # preparing a value costs more than the insert, so a repeat reuses the last preparation.
+    last: list[tuple[object, Any]] = [(_NOTHING, None)] * len(columns)
+    rows: list[list[Any]] = []
+    for obj in objects:
+        row: list[Any] = []
+        for i, f in enumerate(columns):
+            raw = f.pre_save(obj, add=True)
+            seen, prepared = last[i]
+            if raw is not seen:
+                prepared = f.get_db_prep_save(raw, connection)
+                last[i] = (raw, prepared)
+            row.append(prepared)
+        rows.append(row)
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+_NOTHING = object()
