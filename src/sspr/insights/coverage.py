@@ -105,6 +105,23 @@ def usable_count(methods: Iterable[str]) -> Expression:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def unregistered(tenant: Tenant, policy: SsprPolicy) -> QuerySet[User]:
+    """Users in scope without enough usable methods to reset, by the rules of a reset."""
+    enabled = list(policy.methods_enabled)
+    registered = (Q(admin=False) & Q(usable__gte=policy.methods_required)) | (
+        Q(admin=True) & Q(usable_as_admin__gte=ADMIN_METHODS_REQUIRED)
+    )
+    return (
+        scoped_users(tenant, policy)
+        .annotate(
+            admin=is_role_holder(),
+            usable=usable_count(enabled),
+            usable_as_admin=usable_count(m for m in enabled if m not in ADMIN_FORBIDDEN_METHODS),
+        )
+        .exclude(registered)
+    )
+
+
 def _standing_of_users(
     users: QuerySet[User], methods: list[str], required: int
 ) -> tuple[int, int, int]:

@@ -26,7 +26,7 @@ from sspr.directory.models import Credential, Group, Tenant
 from sspr.errors import DomainError
 from sspr.methods.registry import METHOD_CLASSES
 from sspr.rollout import materials, sending
-from sspr.rollout.recipients import not_registered
+from sspr.rollout.recipients import count_not_registered
 from sspr.web.admin_pages import admin_page
 from sspr.web.admin_users import admin_subpage, not_found
 
@@ -198,7 +198,7 @@ def rollout_page(request: HttpRequest, credential: Credential) -> HttpResponse:
         "poster_download_url": _link(
             "admin-rollout-download", [tenant.slug, "poster", "html"], language=language
         ),
-        "unregistered": len(not_registered(tenant)),
+        "unregistered": count_not_registered(tenant),
         "can_send": can_send,
         "form": form,
         "error": error,
