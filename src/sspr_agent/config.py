@@ -21,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sspr_agent.directory.base import DirectoryConfig
+from sspr_agent.journal import Journal, journal_path_for
 
 CONFIG_FORMAT = 1
 STATE_FORMAT = 1
-# A command lives seconds (expires_at = issued + 8 s) and a started one is never re-issued: a day
-# of idempotency keys is ample, and keeps the file (rewritten on every command) small.
-JOURNAL_MAX_ENTRIES = 5_000
-JOURNAL_MAX_AGE = 24 * 3600
 ERRORS_KEPT = 20
 DIRECTORY_KINDS = ("ad", "openldap")
 
@@ -266,7 +263,6 @@ def _empty_state() -> dict[str, Any]:
     return {
         "format": STATE_FORMAT,
         "agent": {},
-        "journal": {},
         "sync": {},
         "errors": [],
     }
@@ -282,6 +278,7 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.journal = Journal(journal_path_for(self.path))
         self._data = self._read()
 
     def _read(self) -> dict[str, Any]:
@@ -298,6 +295,11 @@ class StateStore:
         for key in state:
             if key in data and isinstance(data[key], type(state[key])):
                 state[key] = data[key]
+        old_journal = data.get("journal")
+        if isinstance(old_journal, dict) and old_journal and not self.journal.entries():
+            # A state file of an earlier version kept the journal inside: move it out.
+            self.journal.replace_all(old_journal)
+            write_private(self.path, state)
         return state
 
     @contextlib.contextmanager
@@ -312,47 +314,25 @@ class StateStore:
             copied: dict[str, Any] = json.loads(json.dumps(self._data))
             return copied
 
-    # The journal of executed commands, keyed by idempotency key.
+    # The journal of executed commands, keyed by idempotency key (sspr_agent.journal).
 
     def journal_get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            entry = self._data["journal"].get(key)
-            return dict(entry) if isinstance(entry, dict) else None
+        return self.journal.get(key)
 
     def journal_start(self, key: str, command_id: str, kind: str) -> None:
-        now = time.time()
-        with self.update() as s:
-            s["journal"][key] = {
-                "command_id": command_id,
-                "kind": kind,
-                "state": "started",
-                "at": now,
-            }
-            self._prune(s["journal"], now)
+        self.journal.start(key, command_id, kind)
 
     def journal_done(self, key: str, command_id: str, kind: str, result: dict[str, Any]) -> None:
-        now = time.time()
-        with self.update() as s:
-            s["journal"][key] = {
-                "command_id": command_id,
-                "kind": kind,
-                "state": "done",
-                "at": now,
-                "result": result,
-            }
-            counts = s["agent"].setdefault("commands", {})
+        self.journal.done(key, command_id, kind, result)
+        with self._lock:
+            # In memory only: the next write of the state (a heartbeat, the stop) carries them.
+            counts = self._data["agent"].setdefault("commands", {})
             counts[kind] = counts.get(kind, 0) + 1
-            s["agent"]["last_command"] = {"kind": kind, "outcome": result.get("outcome"), "at": now}
-
-    @staticmethod
-    def _prune(journal: dict[str, Any], now: float) -> None:
-        old = [k for k, v in journal.items() if now - float(v.get("at", 0)) > JOURNAL_MAX_AGE]
-        for k in old:
-            del journal[k]
-        if len(journal) > JOURNAL_MAX_ENTRIES:
-            by_age = sorted(journal, key=lambda k: float(journal[k].get("at", 0)))
-            for k in by_age[: len(journal) - JOURNAL_MAX_ENTRIES]:
-                del journal[k]
+            self._data["agent"]["last_command"] = {
+                "kind": kind,
+                "outcome": result.get("outcome"),
+                "at": time.time(),
+            }
 
     def record_error(self, where: str, message: str) -> None:
         with self.update() as s:

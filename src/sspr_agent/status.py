@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sspr_agent import journal
 from sspr_agent.config import AgentConfig, ConfigError
+from sspr_agent.journal import journal_path_for
 from sspr_agent.sync import DELTA, FULL
 
 
@@ -54,7 +56,7 @@ def status_report(config: AgentConfig) -> dict[str, Any]:
                 "last_command",
             )
         },
-        "journal_entries": len(state.get("journal", {})),
+        "journal_entries": len(journal.read(journal_path_for(path))[0]),
         "sync": {
             k: sync.get(k)
             for k in (
@@ -89,7 +91,7 @@ def _read_state(path: Path) -> dict[str, Any]:
         data = {}
     except (OSError, ValueError):
         raise ConfigError(f"state file {path} is unreadable") from None
-    state: dict[str, Any] = {"agent": {}, "journal": {}, "sync": {}, "errors": []}
+    state: dict[str, Any] = {"agent": {}, "sync": {}, "errors": []}
     if isinstance(data, dict):
         for key, empty in state.items():
             if isinstance(data.get(key), type(empty)):

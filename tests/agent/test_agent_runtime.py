@@ -26,10 +26,11 @@ from nacl.exceptions import BadSignatureError
 from nacl.public import PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from sspr_agent import cli, runtime
+from sspr_agent import cli, journal, runtime
 from sspr_agent.channel import Channel
 from sspr_agent.config import AgentConfig, StateStore
 from sspr_agent.directory.base import DirectoryConfig, OperationResult, Page
+from sspr_agent.journal import journal_path_for
 from sspr_agent.sync import DELTA, FULL, Syncer, SyncInterrupted
 from sspr_agent.writeback import Executor
 from sspr_protocol.messages import Outcome, UserRecord, canonical
@@ -842,10 +843,12 @@ class TestNoSecrets:
             config.sign_private_key,
             config.box_private_key,
         ]
-        state_text = config.state_path.read_text()
-        state = json.loads(state_text)
+        journal_text = journal_path_for(config.state_path).read_text()
+        state_text = config.state_path.read_text() + journal_text
+        state = json.loads(config.state_path.read_text())
         # Two writes journalled; the verify_credentials bind is a read and is not.
-        assert len(state["journal"]) == 2 and state["sync"]["cursor"] == "100"
+        assert len(journal.read(journal_path_for(config.state_path))[0]) == 2
+        assert state["sync"]["cursor"] == "100"
         assert any("signature" in e["message"] for e in state["errors"])
         for secret in secrets:
             assert secret not in caplog.text

@@ -27,6 +27,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from sspr_agent import journal
+from sspr_agent.journal import journal_path_for
+
 SSPR = Path(sys.executable).with_name("sspr")
 SSPR_AGENT = Path(sys.executable).with_name("sspr-agent")
 TENANT = "contoso"
@@ -306,8 +309,7 @@ class AgentProcess:
         return data
 
     def journal(self) -> dict[str, dict[str, Any]]:
-        journal: dict[str, dict[str, Any]] = self.state().get("journal", {})
-        return journal
+        return journal.read(journal_path_for(self.state_file))[0]
 
     def status(self) -> dict[str, Any]:
         done = subprocess.run(

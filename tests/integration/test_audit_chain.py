@@ -90,6 +90,18 @@ class TestVerify:
             chain.fields(event, "contoso"), seal.previous_hash, seal.seq
         )
 
+    def test_the_events_of_one_transaction_are_sealed_together_in_order(
+        self, tenant: Tenant, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+            events = [
+                record(tenant, Activity.SIGN_OUT, actor=f"user{i}@contoso.com") for i in range(3)
+            ]
+        assert len(callbacks) == 1  # one locking transaction after the commit, not three
+        seals = [AuditSeal.objects.get(event_id=e.pk) for e in events]
+        assert [s.seq for s in seals] == list(range(seals[0].seq, seals[0].seq + 3))
+        assert audit("verify", "contoso")[0] == 0
+
     def test_a_rolled_back_event_leaves_no_trace_in_the_chain(
         self, tenant: Tenant, django_capture_on_commit_callbacks: Any
     ) -> None:

@@ -75,13 +75,20 @@ def _unsealed(
     return events.order_by("id")
 
 
-def seal_pending(tenant: Tenant, *, everything: bool = False, only: list[int] | None = None) -> int:
+def seal_pending(
+    tenant: Tenant,
+    *,
+    everything: bool = False,
+    only: list[int] | None = None,
+    known_unsealed: bool = False,
+) -> int:
     """Append a link for each committed event of the tenant that has none; how many.
 
     `only`: just these events (what a transaction just committed): a busy tenant's last hour
-    holds far too many events to look through after every commit.
+    holds far too many events to look through after every commit. `known_unsealed`: the caller
+    knows there is something to seal, so the lock is taken without a look first.
     """
-    if not _unsealed(tenant, everything, only).exists():
+    if not known_unsealed and not _unsealed(tenant, everything, only).exists():
         return 0
     sealed = 0
     while True:

@@ -174,7 +174,7 @@ def run(
     command = enqueue(tenant, kind, target, secrets, options, timeout)
     started = time.monotonic()
     deadline = started + timeout + GRACE_SECONDS
-    log.info(
+    log.debug(
         "agent_command_queued tenant=%s command=%s kind=%s", tenant.slug, command.pk, command.kind
     )
     with wakeup.listening(wakeup.command_topic(command.pk)) as ended:
@@ -311,7 +311,7 @@ def claim(agent: Agent, limit: int = 10) -> list[dict[str, Any]]:
         ):
             message = _message(command, agent)
             claimed.append({"command": message.unsigned(), "signature": sign_command(message)})
-            log.info("agent_command_claimed command=%s agent=%s", command.pk, agent.pk)
+            log.debug("agent_command_claimed command=%s agent=%s", command.pk, agent.pk)
     return claimed
 
 
@@ -345,7 +345,7 @@ def finish(agent: Agent, result: Result) -> Command.State:
             "agent's; the result was not recorded."
         )
     wakeup.announce(wakeup.command_topic(result.command_id))
-    log.info(
+    log.debug(
         "agent_command_finished command=%s agent=%s outcome=%s",
         result.command_id,
         agent.pk,

@@ -50,7 +50,9 @@ def _digest(token: str) -> str:
 @transaction.atomic
 def create_token(tenant: Tenant, actor: User | str | None = None) -> tuple[str, EnrollmentToken]:
     """A new enrolment token for `tenant`. The token itself exists only in this answer."""
-    token = secrets.token_urlsafe(32)
+    # The prefix names it (and secret scanners can find it); a bare URL-safe token starts with
+    # "-" one time in 64, and `sspr-agent enroll --token -x...` would take it for an option.
+    token = f"ssprenroll_{secrets.token_urlsafe(32)}"
     row = EnrollmentToken.objects.create(
         tenant=tenant,
         token_hash=_digest(token),
