@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,9 @@ class TestFreshDataDirectory:
         run = Sspr(tmp_path / "new")
         assert run("tenant", "list").stdout == ""
         assert (tmp_path / "new" / "sspr.sqlite3").exists()
+        # Write-ahead log: readers go on while one writer commits (set once, kept in the file).
+        with sqlite3.connect(tmp_path / "new" / "sspr.sqlite3") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 class TestTenantsAndUsers:
