@@ -9,3 +9,12 @@ application = get_asgi_application()
 from sspr.policy.rules.banned import BannedList  # noqa: E402
 
 BannedList.shipped()
+
+# A serving process seals audit events in a thread of its own, off the requests' path; what is
+# handed over is sealed before a clean exit.
+import atexit  # noqa: E402
+
+from sspr.audit import sealer  # noqa: E402
+
+sealer.start_background()
+atexit.register(sealer.stop)

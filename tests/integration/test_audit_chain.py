@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sspr.audit import chain
+from sspr.audit import chain, sealer
 from sspr.audit.events import Activity, record
 from sspr.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditSeal
 from sspr.directory.models import Tenant, User
@@ -324,3 +324,50 @@ class TestConcurrentWriters:
         status, out, err = audit("verify", "contoso")
         assert status == 0, err
         assert f"contoso: {events} events verified" in out
+
+    def test_a_serving_process_seals_in_its_own_thread_off_the_request_path(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """As under `sspr serve`: the writers only hand their events over; the sealing thread
+        seals them all into one gapless chain, and a clean stop leaves nothing unsealed."""
+        sealed_by: list[str] = []
+        seal_pending = chain.seal_pending
+
+        def watched(*args: Any, **kwargs: Any) -> int:
+            sealed_by.append(threading.current_thread().name)
+            return seal_pending(*args, **kwargs)
+
+        monkeypatch.setattr(chain, "seal_pending", watched)
+        sealer.start_background()
+        try:
+            errors: list[BaseException] = []
+
+            def writer(n: int) -> None:
+                try:
+                    for i in range(10):
+                        with transaction.atomic():
+                            record(tenant, Activity.SIGN_OUT, actor=f"w{n}-{i}@contoso.com")
+                            record(tenant, Activity.SIGN_IN, actor=f"w{n}-{i}@contoso.com")
+                except BaseException as error:  # noqa: BLE001 -- reported by the main thread
+                    errors.append(error)
+                finally:
+                    connection.close()
+
+            threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sealer.stop(timeout=30)
+        assert errors == []
+        events = AuditEvent.objects.filter(tenant=tenant).count()
+        assert events >= 80
+        seqs = sorted(AuditSeal.objects.filter(tenant=tenant).values_list("seq", flat=True))
+        assert seqs == list(range(1, events + 1))
+        # Never by a writer; fewer sealing transactions than the writers' 40 transactions.
+        assert set(sealed_by) == {"sspr-audit-sealer"} and len(sealed_by) < 40
+        monkeypatch.undo()
+        status, out, err = audit("verify", "contoso")
+        assert status == 0, err
+        assert f"contoso: {events} events verified" in out and "newly sealed" not in out

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
-from sspr.audit import chain, context, syslog
+from sspr.audit import context, sealer
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Tenant, User
 
@@ -60,8 +59,6 @@ _CATEGORIES = {
     Activity.SEND_ROLLOUT: "UserManagement",
 }
 
-log = logging.getLogger(__name__)
-
 # Keys that must never reach the trail, whatever a caller passes in `details`.
 _SECRET_KEYS = ("password", "token", "secret", "code", "answer", "hash")
 
@@ -102,23 +99,15 @@ def record(
 
 
 class _Sealing:
-    """What one transaction recorded, sealed once it commits: one short locking transaction for
-    all of a request's events rather than one per event."""
+    """What one transaction recorded, sealed once it commits (`sspr.audit.sealer`), all of it
+    in one short locking transaction rather than one per event."""
 
     def __init__(self, event: AuditEvent) -> None:
-        self.tenant = event.tenant
+        self.tenant_id = event.tenant_id
         self.events = [event]
 
     def __call__(self) -> None:
-        try:
-            chain.seal_pending(self.tenant, only=[e.pk for e in self.events], known_unsealed=True)
-        except DatabaseError as error:
-            # `sspr audit verify` seals whatever is left behind.
-            log.warning(
-                "audit_seal_deferred tenant=%s error=%s", self.tenant.pk, type(error).__name__
-            )
-        for event in self.events:
-            syslog.forward(event)
+        sealer.seal(self.events)
 
 
 def _seal_after_commit(event: AuditEvent) -> None:
@@ -129,7 +118,7 @@ def _seal_after_commit(event: AuditEvent) -> None:
         if (
             savepoints == here
             and isinstance(pending, _Sealing)
-            and pending.tenant.pk == event.tenant_id
+            and pending.tenant_id == event.tenant_id
         ):
             pending.events.append(event)
             return
