@@ -4,12 +4,14 @@ its own section of bench/RESULTS.md."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,3 +79,84 @@ def write_section(heading: str, section: str) -> None:
         rest = "".join(lines[end:])
         text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
     RESULTS.write_text(text)
+
+
+def say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (KiB) of a process; {} once it is gone."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0])
+    return out
+
+
+def cpu_seconds(pid: int, *, waited: bool = False) -> float:
+    """User + system CPU time of a process so far; with `waited`, also that of the children it
+    has waited for (a server's short-lived workers once they are gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if waited:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of a process."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):  # gone meanwhile
+        for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in listing.read_text().split()]
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU-seconds of a process and everything below it, the live and the finished (a
+    PostgreSQL postmaster and its backends, nginx and its workers)."""
+    return cpu_seconds(pid, waited=True) + sum(tree_cpu(child) for child in children(pid))
+
+
+def machine_busy() -> float:
+    """CPU-seconds the whole machine spent busy since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU-seconds of this process and of the children it waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def share(ours: float, limit: float) -> str:
+    """Our throughput as a share of the limit's: '1.2% (1/83)'."""
+    if ours <= 0 or limit <= 0:
+        return "n/a"
+    fraction = ours / limit
+    if fraction >= 1:
+        return f"{fraction:.0%}"
+    return (
+        f"{fraction:.1%} (1/{1 / fraction:,.0f})"
+        if fraction < 0.1
+        else (f"{fraction:.0%} (1/{1 / fraction:,.1f})")
+    )
+
+
+def tool_version(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    text = (done.stdout + done.stderr).strip().splitlines()
+    return text[0] if text else "?"

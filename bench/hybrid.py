@@ -64,7 +64,21 @@ for _path in (str(ROOT / "src"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from bench.common import RESULTS, git_commit, machine, percentile, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    RESULTS,
+    cpu_seconds,
+    git_commit,
+    machine,
+    machine_busy,
+    mib,
+    own_cpu,
+    percentile,
+    proc_status,
+    say,
+    share,
+    tool_version,
+    write_section,
+)
 from tests.directories.slapd import SlapdServer, ssha  # noqa: E402
 
 from sspr_agent import journal  # noqa: E402
@@ -116,40 +130,10 @@ FAMILY = ["Anderson", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "García"
 
 
 # ----------------------------------------------------------------------------- small helpers
-def tool_version(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    text = (done.stdout + done.stderr).strip().splitlines()
-    return text[0] if text else "?"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def say(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM (KiB) of a process; {} once it is gone."""
-    out: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                out[name] = int(value.split()[0])
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def heartbeat_interval() -> float:
@@ -161,39 +145,8 @@ def heartbeat_interval() -> float:
     return float(HEARTBEAT_INTERVAL)
 
 
-def machine_busy() -> float:
-    """CPU-seconds the whole machine spent busy since boot (/proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    """CPU-seconds of this process and of the children it waited for."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def mib(kib: int) -> str:
-    return f"{kib / 1024:,.0f} MiB"
-
-
 def rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
-
-
-def share(ours: float, limit: float) -> str:
-    """Our throughput as a share of the limit's: '1.2% (1/83)'."""
-    if ours <= 0 or limit <= 0:
-        return "n/a"
-    fraction = ours / limit
-    if fraction >= 1:
-        return f"{fraction:.0%}"
-    return (
-        f"{fraction:.1%} (1/{1 / fraction:,.0f})"
-        if fraction < 0.1
-        else (f"{fraction:.0%} (1/{1 / fraction:,.1f})")
-    )
 
 
 def times(ours: float, limit: float) -> str:
@@ -847,6 +800,9 @@ def run_benchmark(
     figures["slapd_cpu"] = cpu_seconds(slapd_pid) - slapd_cpu0
     figures["agent_hwm"] = peak["agent"]
     figures["service_hwm"] = peak["service"]
+    # Resident now, the sync over: what the agent keeps between syncs.
+    figures["agent_rss_end"] = proc_status(agent.pid).get("VmRSS", 0)
+    figures["service_rss_end"] = proc_status(service_pid).get("VmRSS", 0)
     figures["slapd_rss"] = proc_status(slapd_pid).get("VmHWM", 0)
     figures["full_users"] = users_at - started
     figures["full_done"] = finished_at - started
@@ -1363,7 +1319,9 @@ def report(args: argparse.Namespace, f: Figures) -> str:
         f"{f['agent_cpu']:.1f} s, service {f['service_cpu']:.1f} s, slapd {f['slapd_cpu']:.1f} s "
         f"({f['service_cpu'] / cpu_total:.0%} of it in the service). Peak RSS during the sync: "
         f"agent {mib(f['agent_hwm'])}, service {mib(f['service_hwm'])} (before: "
-        f"{mib(f['service_rss_before'].get('VmRSS', 0))}), slapd {mib(f['slapd_rss'])}. "
+        f"{mib(f['service_rss_before'].get('VmRSS', 0))}), slapd {mib(f['slapd_rss'])}; "
+        f"resident when it had ended: agent {mib(f['agent_rss_end'])}, service "
+        f"{mib(f['service_rss_end'])}. "
         f"Database after the sync: {f['db_size'] / 2**20:,.0f} MiB, {f['synced_groups']} "
         f"groups with {f['memberships']:,} user memberships.",
         "",

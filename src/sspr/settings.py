@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "sspr.flows",
     "sspr.hybrid",
     "sspr.audit",
+    "sspr.access",
     "sspr.messaging",
     "sspr.web",
     "sspr.cli",

@@ -2,11 +2,15 @@ from django.urls import path
 from django.views.i18n import set_language
 
 from sspr.web import (
+    access_pages,
+    admin_access,
     admin_agents,
     admin_audit,
     admin_groups,
     admin_insights,
+    admin_locations,
     admin_pages,
+    admin_passes,
     admin_protection,
     admin_rollout,
     admin_users,
@@ -26,6 +30,16 @@ urlpatterns = [
     path("language", set_language, name="set-language"),
     path("t/<slug:tenant>/", pages.tenant_home, name="tenant-home"),
     path("t/<slug:tenant>/sign-in", pages.sign_in_page, name="sign-in"),
+    path(
+        "t/<slug:tenant>/sign-in/temporary-access-pass",
+        access_pages.pass_sign_in_page,
+        name="pass-sign-in",
+    ),
+    path(
+        "t/<slug:tenant>/verify-identity",
+        access_pages.verify_identity_page,
+        name="verify-identity",
+    ),
     path("t/<slug:tenant>/sign-out", pages.sign_out_page, name="sign-out"),
     path("t/<slug:tenant>/account", pages.account_page, name="account"),
     path("t/<slug:tenant>/change", pages.change_page, name="change"),
@@ -39,6 +53,46 @@ urlpatterns = [
     path("t/<slug:tenant>/admin/agents", admin_agents.agents_page, name="admin-agents"),
     path("t/<slug:tenant>/admin/users/", admin_users.users_page, name="admin-users"),
     path("t/<slug:tenant>/admin/users/<str:upn>", admin_users.user_page, name="admin-user"),
+    path(
+        "t/<slug:tenant>/admin/users/<str:upn>/temporary-access-passes",
+        admin_passes.passes_page,
+        name="admin-user-passes",
+    ),
+    path(
+        "t/<slug:tenant>/admin/conditional-access/",
+        admin_access.policies_page,
+        name="admin-access-policies",
+    ),
+    path(
+        "t/<slug:tenant>/admin/conditional-access/new",
+        admin_access.policy_page,
+        name="admin-access-policy-new",
+    ),
+    path(
+        "t/<slug:tenant>/admin/conditional-access/<int:policy_id>",
+        admin_access.policy_page,
+        name="admin-access-policy",
+    ),
+    path(
+        "t/<slug:tenant>/admin/conditional-access/what-if",
+        admin_access.what_if_page,
+        name="admin-what-if",
+    ),
+    path(
+        "t/<slug:tenant>/admin/named-locations/",
+        admin_locations.locations_page,
+        name="admin-locations",
+    ),
+    path(
+        "t/<slug:tenant>/admin/named-locations/new",
+        admin_locations.location_page,
+        name="admin-location-new",
+    ),
+    path(
+        "t/<slug:tenant>/admin/named-locations/<int:location_id>",
+        admin_locations.location_page,
+        name="admin-location",
+    ),
     path("t/<slug:tenant>/admin/groups/", admin_groups.groups_page, name="admin-groups"),
     path(
         "t/<slug:tenant>/admin/groups/<int:group_id>", admin_groups.group_page, name="admin-group"

@@ -29,8 +29,15 @@ ADMIN_PAGES = [
     "admin/audit/",
     "admin/insights",
     "admin/recommendations",
+    "admin/conditional-access/",
+    "admin/conditional-access/new",
+    "admin/conditional-access/what-if",
+    "admin/named-locations/",
+    "admin/named-locations/new",
+    "admin/users/alice@contoso.com/temporary-access-passes",
 ]
-USER_PAGES = ["sign-in", "reset", "register", "change", "account"]
+USER_PAGES = ["sign-in", "reset", "register", "change", "account",
+              "sign-in/temporary-access-pass", "verify-identity"]
 UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 
 
@@ -138,7 +145,8 @@ def test_every_admin_page_is_usable_without_sight(admin_client: Client, path: st
 @pytest.mark.parametrize("path", USER_PAGES)
 @pytest.mark.parametrize("language", ["en", "de"])
 def test_every_end_user_page_is_usable_without_sight(alice: User, path: str, language: str) -> None:
-    client = browser("alice@contoso.com") if path in ("change", "account", "register") else Client()
+    signed_in = ("change", "account", "register", "verify-identity")
+    client = browser("alice@contoso.com") if path in signed_in else Client()
     response = client.get(f"/t/contoso/{path}", HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200, path
     found = audit(response.content.decode())

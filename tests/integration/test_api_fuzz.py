@@ -50,6 +50,11 @@ KNOWN_OPERATIONS = {
     "POST /api/v1/tenants/{tenant}/users/{upn}/caller-verifications/{verification}",
     "GET /api/v1/tenants/{tenant}/rollout/{template}",
     "POST /api/v1/tenants/{tenant}/rollout/sends",
+    "POST /api/v1/tenants/{tenant}/named-locations",
+    "PATCH /api/v1/tenants/{tenant}/conditional-access/policies/{policy}",
+    "GET /api/v1/tenants/{tenant}/conditional-access/what-if",
+    "POST /api/v1/tenants/{tenant}/users/{upn}/temporary-access-passes",
+    "POST /api/v1/me/step-up/verifications",
 }
 
 # In-process: Django's WSGI handler answers on the test's own thread.

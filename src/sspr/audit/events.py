@@ -34,6 +34,17 @@ class Activity:
     REVIEWED_SECURITY_INFO = "User reviewed security info"
     DELETE_AUDIT_EVENTS = "Delete audit events (retention)"
     SEND_ROLLOUT = "Send rollout announcement"
+    ADD_NAMED_LOCATION = "Add named location"
+    UPDATE_NAMED_LOCATION = "Update named location"
+    DELETE_NAMED_LOCATION = "Delete named location"
+    ADD_CONDITIONAL_ACCESS_POLICY = "Add conditional access policy"
+    UPDATE_CONDITIONAL_ACCESS_POLICY = "Update conditional access policy"
+    DELETE_CONDITIONAL_ACCESS_POLICY = "Delete conditional access policy"
+    # A Temporary Access Pass issued or revoked (Entra's words for it).
+    ADMIN_REGISTERED_SECURITY_INFO = "Admin registered security info"
+    ADMIN_DELETED_SECURITY_INFO = "Admin deleted security info"
+    VERIFY_IDENTITY = "Verify identity for security info"
+    ADMIN_PORTAL_SIGN_IN = "Sign-in to the admin portal"
 
 
 _CATEGORIES = {
@@ -57,6 +68,16 @@ _CATEGORIES = {
     Activity.REVIEWED_SECURITY_INFO: "UserManagement",
     Activity.DELETE_AUDIT_EVENTS: "DirectoryManagement",
     Activity.SEND_ROLLOUT: "UserManagement",
+    Activity.ADD_NAMED_LOCATION: "Policy",
+    Activity.UPDATE_NAMED_LOCATION: "Policy",
+    Activity.DELETE_NAMED_LOCATION: "Policy",
+    Activity.ADD_CONDITIONAL_ACCESS_POLICY: "Policy",
+    Activity.UPDATE_CONDITIONAL_ACCESS_POLICY: "Policy",
+    Activity.DELETE_CONDITIONAL_ACCESS_POLICY: "Policy",
+    Activity.ADMIN_REGISTERED_SECURITY_INFO: "UserManagement",
+    Activity.ADMIN_DELETED_SECURITY_INFO: "UserManagement",
+    Activity.VERIFY_IDENTITY: "Authentication",
+    Activity.ADMIN_PORTAL_SIGN_IN: "Authentication",
 }
 
 # Keys that must never reach the trail, whatever a caller passes in `details`.

@@ -77,6 +77,32 @@ class AuditEvent(models.Model):
         return {name: getattr(self, name) for name in self.RECORD_FIELDS}
 
 
+class ActivityCount(models.Model):
+    """Audit events that insights count, by UTC day and by what insights group them by, as
+    changes: the triggers of migration 0003 append +1 for each such event inserted and -1 for
+    each deleted (retention); sspr.insights.counts sums them and folds them together."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    activity = models.CharField(max_length=128)
+    result = models.CharField(max_length=8)
+    reason = models.CharField(max_length=512, blank=True)
+    # details' "methods", "method" and "cannot_reset", as the database's JSON text operator
+    # hands them back; null when absent, which insights tell apart from empty.
+    gates = models.TextField(null=True)  # noqa: DJ001
+    gate = models.TextField(null=True)  # noqa: DJ001
+    why_not = models.TextField(null=True)  # noqa: DJ001
+    events = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"], name="activity_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.activity} {self.result}: {self.events:+d}"
+
+
 GENESIS_HASH = "0" * 64
 
 

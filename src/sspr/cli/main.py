@@ -26,6 +26,9 @@ _NO_AUTO_MIGRATE = {
 }
 
 
+_HYPHENATED = {"agent-token", "access-policy", "what-if"}
+
+
 # The key of the PostgreSQL advisory lock that migrations take turns under ("SSPR" in ASCII).
 _MIGRATION_LOCK = 0x5353_5052
 
@@ -63,8 +66,8 @@ def migrate_if_needed() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv if argv is None else ["sspr", *argv])
-    if len(args) > 1 and args[1] == "agent-token":  # a module name cannot have a hyphen
-        args[1] = "agent_token"
+    if len(args) > 1 and args[1] in _HYPHENATED:  # a module name cannot have a hyphen
+        args[1] = args[1].replace("-", "_")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sspr.settings")
     import django
     from django.core.management import execute_from_command_line

@@ -45,16 +45,23 @@ def effective_members(groups: Iterable[Group]) -> set[int]:
 
 def nested_group_ids(groups: Iterable[Group]) -> set[int]:
     """Ids of `groups` and of every group nested inside them, at any depth."""
+    return _closure({g.pk for g in groups}, inward=True)
+
+
+def groups_of(user: User) -> set[int]:
+    """Ids of every group `user` is in: directly, or through a group nested in it."""
+    return _closure(set(user.member_of.values_list("pk", flat=True)), inward=False)
+
+
+def _closure(start: set[int], inward: bool) -> set[int]:
+    """`start` and the groups nested in them (inward) or those they are nested in."""
+    here, there = ("from_group_id", "to_group_id") if inward else ("to_group_id", "from_group_id")
+    nesting = Group.member_groups.through.objects
     seen: set[int] = set()
-    frontier = {g.pk for g in groups}
+    frontier = start
     while frontier:
         seen |= frontier
         frontier = (
-            set(
-                Group.member_groups.through.objects.filter(from_group_id__in=frontier).values_list(
-                    "to_group_id", flat=True
-                )
-            )
-            - seen
+            set(nesting.filter(**{f"{here}__in": frontier}).values_list(there, flat=True)) - seen
         )
     return seen

@@ -49,8 +49,12 @@ class User(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "upn"], name="user_upn_unique_per_tenant")
         ]
-        # The directory sync finds synced users by their on-premises anchor, a page at a time.
-        indexes = [models.Index(fields=["tenant", "on_prem_anchor"], name="user_anchor")]
+        indexes = [
+            # The directory sync finds synced users by their on-premises anchor, a page at a time.
+            models.Index(fields=["tenant", "on_prem_anchor"], name="user_anchor"),
+            # Insights count a tenant's enabled users from this index alone (sspr.insights.counts).
+            models.Index(fields=["tenant"], condition=models.Q(enabled=True), name="user_enabled"),
+        ]
 
     def __str__(self) -> str:
         return self.upn

@@ -46,32 +46,40 @@ class SignedIn:
         return self.user.must_change_password
 
 
-def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn:
+def begin_attempt(tenant: Tenant, username: str, secret: str) -> tuple[str, lockout.Attempt]:
+    """The name as stored, and one attempt reserved for it (a locked name is refused, audited)."""
     key = normalise_upn(username)[:256]
     try:
-        attempt = lockout.begin(tenant, key, password)
+        attempt = lockout.begin(tenant, key, secret)
     except lockout.AccountLocked:
         with transaction.atomic():
             failure(tenant, Activity.SIGN_IN, "Account locked (smart lockout)", target=key)
         raise
+    return key, attempt
+
+
+def sign_in(tenant: Tenant, username: str, password: str, kind: str) -> SignedIn:
+    key, attempt = begin_attempt(tenant, username, password)
     user = User.objects.filter(tenant=tenant, upn=key).first()
     if user is not None and user.source == Source.SYNCED:
         must_change = _pass_through(tenant, user, key, password, attempt)
     else:
         # verify_password spends the same time on a missing user as on a real one.
         if not verify_password(user.password_hash if user else "", password) or user is None:
-            _wrong(tenant, key, attempt)
+            refuse(tenant, key, attempt)
         must_change = False
-    lockout.succeeded(attempt)
     assert user is not None
     if not user.enabled:
+        lockout.succeeded(attempt)
         with transaction.atomic():
             failure(tenant, Activity.SIGN_IN, "Account disabled", target=user)
         raise AccountDisabled()
-    if must_change and not user.must_change_password:
-        user.must_change_password = True
-        user.save(update_fields=["must_change_password"])
+    # One transaction for everything a successful sign-in writes.
     with transaction.atomic():
+        lockout.succeeded(attempt)
+        if must_change and not user.must_change_password:
+            user.must_change_password = True
+            user.save(update_fields=["must_change_password"])
         if user.password_hash and needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
             user.save(update_fields=["password_hash"])
@@ -113,10 +121,17 @@ class LockedOnPremises(DomainError):
         )
 
 
-def _wrong(tenant: Tenant, key: str, attempt: lockout.Attempt) -> NoReturn:
+def refuse(
+    tenant: Tenant,
+    key: str,
+    attempt: lockout.Attempt,
+    reason: str = "Invalid username or password",
+    **details: str,
+) -> NoReturn:
+    """A wrong name or secret: counted toward the lockout, audited, one answer for all."""
     lockout.failed(attempt)
     with transaction.atomic():
-        failure(tenant, Activity.SIGN_IN, "Invalid username or password", target=key)
+        failure(tenant, Activity.SIGN_IN, reason, target=key, **details)
     raise InvalidCredentials()
 
 
@@ -154,7 +169,7 @@ def _pass_through(
             )
         raise DirectoryUnavailable()
     if outcome not in (Outcome.OK, Outcome.MUST_CHANGE):
-        _wrong(tenant, key, attempt)
+        refuse(tenant, key, attempt)
     return outcome == Outcome.MUST_CHANGE
 
 

@@ -3,6 +3,10 @@
 (none) --begin--> pending --code right--> active (audited "User registered security info")
                   pending --code wrong--> pending (throttled)
 active --remove (recent sign-in)--> (none)      active --review--> active (re-confirmed)
+
+Adding, confirming and removing from a signed-in session first pass the tenant's conditional
+access for "register security information" (sspr.access): blocked, or a registered method (or a
+Temporary Access Pass) to prove first; the evaluation goes on the audit event of the change.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sspr.access.enforcement import REGISTER, enforce
 from sspr.audit.events import Activity, record
 from sspr.directory.models import Credential, User
 from sspr.directory.roles import is_admin
@@ -54,10 +59,19 @@ def registered(user: User) -> list[RegisteredMethod]:
     return list(RegisteredMethod.objects.filter(user=user, state=Active).order_by("method"))
 
 
+def _access(session: Credential | None, activity: str) -> dict[str, Any]:
+    """The conditional access evaluation for a change made from `session` (none: not made by
+    the user from a sign-in, e.g. set up by the command line), raising when it is refused."""
+    if session is None:
+        return {}
+    return {"conditional_access": enforce(session, REGISTER, activity)}
+
+
 def begin(
-    user: User, method: str, payload: dict[str, Any]
+    user: User, method: str, payload: dict[str, Any], *, session: Credential | None = None
 ) -> tuple[RegisteredMethod, dict[str, Any]]:
     """Start registering `method`; a code goes to the new address or number to prove it."""
+    access = _access(session, Activity.REGISTERED_SECURITY_INFO)
     policy = get_policy(user.tenant)
     handler = method_for(method, policy)
     if method not in policy.methods_enabled:
@@ -79,12 +93,19 @@ def begin(
         registration = RegisteredMethod.objects.create(user=user, method=method, value=value)
         info = handler.start_enrollment(registration, payload)
         if method == "questions":
-            _activate(registration)
+            _activate(registration, access)
     return registration, info
 
 
-def confirm(user: User, registration_id: int, payload: dict[str, Any]) -> RegisteredMethod:
+def confirm(
+    user: User,
+    registration_id: int,
+    payload: dict[str, Any],
+    *,
+    session: Credential | None = None,
+) -> RegisteredMethod:
     """Finish registering with the code that was sent (or the app's current code)."""
+    access = _access(session, Activity.REGISTERED_SECURITY_INFO)
     registration = RegisteredMethod.objects.filter(
         pk=registration_id, user=user, state=Pending
     ).first()
@@ -98,14 +119,14 @@ def confirm(user: User, registration_id: int, payload: dict[str, Any]) -> Regist
     with transaction.atomic():
         finished = handler.finish_enrollment(registration, payload)
         if finished:
-            _activate(registration)
+            _activate(registration, access)
     if not finished:
         raise CodeIncorrect()
     release(limits.REGISTRATION_FAILURES, user.tenant.pk, user.upn)
     return registration
 
 
-def _activate(registration: RegisteredMethod) -> None:
+def _activate(registration: RegisteredMethod, access: dict[str, Any]) -> None:
     now = timezone.now()
     RegisteredMethod.objects.filter(
         user=registration.user, method=registration.method, state=Active
@@ -119,6 +140,7 @@ def _activate(registration: RegisteredMethod) -> None:
         actor=registration.user,
         target=registration.user,
         method=registration.method,
+        **access,
     )
 
 
@@ -131,6 +153,10 @@ def remove(credential: Credential, registration_id: int) -> None:
         timezone.now() - credential.created_at > REAUTHENTICATION_WINDOW
     ):
         raise ReauthenticationRequired()
+    # Dropping a pending registration changes nothing that counts: no conditional access.
+    access = _access(
+        credential if registration.state == Active else None, Activity.DELETED_SECURITY_INFO
+    )
     with transaction.atomic():
         registration.delete()
         record(
@@ -139,6 +165,7 @@ def remove(credential: Credential, registration_id: int) -> None:
             actor=user,
             target=user,
             method=registration.method,
+            **access,
         )
 
 

@@ -11,7 +11,9 @@ is a count of events there (filter the audit log by the same activity, result an
 - Unlocks and changes: their own activity, success or failure.
 - Blocked: "Blocked from self-service password reset" (too many attempts).
 
-Every query groups in the database; rows come back per day, method or reason, never per user.
+Whole days are read from the counts the database keeps as events are written (sspr.insights.
+counts), the parts of days at either end of the period from the audit trail; rows come back per
+day, method or reason, never per event.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -31,6 +33,7 @@ from sspr.audit.events import Activity
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Lockout, Tenant
 from sspr.flows.eligibility import REASON_TEXT
+from sspr.insights.counts import ACTIVITY_KEYS, activity_counts
 from sspr.insights.coverage import method_label
 from sspr.insights.period import Period
 from sspr.throttling.limits import DAY
@@ -134,17 +137,48 @@ class ActivityReport:
     blocked: Blocked
 
 
-def _events(tenant: Tenant, period: Period) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(
-        tenant=tenant, occurred_at__gte=period.since, occurred_at__lt=period.before
-    ).order_by()
+def _counted(since: datetime, before: datetime) -> Q:
+    return Q(occurred_at__gte=since, occurred_at__lt=before)
 
 
-def _outcome_events(tenant: Tenant, period: Period) -> QuerySet[AuditEvent]:
+def _rows(tenant: Tenant, period: Period) -> list[dict[str, Any]]:
+    """The period's counted events, by UTC day and every key below: whole days from the counts
+    the database keeps (sspr.insights.counts), the parts of days at either end from the audit
+    trail itself."""
+    first = _midnight_after(period.since)
+    last = datetime.combine(period.before.astimezone(UTC).date(), time(), tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    if first < last:
+        rows += activity_counts(tenant, first.date(), last.date())
+        ends = _counted(period.since, first) | _counted(last, period.before)
+    else:
+        ends = _counted(period.since, period.before)
+    raw = (
+        AuditEvent.objects.filter(ends, tenant=tenant, activity__in=_FAILING)
+        .exclude(activity=Activity.RESET_PROGRESS, result=SUCCESS)
+        .order_by()
+        .annotate(
+            day=TruncDate("occurred_at"),
+            gates=KeyTextTransform("methods", "details"),
+            gate=KeyTextTransform("method", "details"),
+            why_not=KeyTextTransform("cannot_reset", "details"),
+        )
+        .values(*ACTIVITY_KEYS)
+        .annotate(n=Count("pk"))
+    )
+    return rows + list(raw)
+
+
+def _midnight_after(moment: datetime) -> datetime:
+    """The first UTC midnight at or after `moment`."""
+    day = datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return day if day == moment else day + timedelta(days=1)
+
+
+def _is_outcome(row: dict[str, Any]) -> bool:
     # A progress step that went well is not an outcome; one that failed is a failed reset.
-    return _events(tenant, period).filter(
-        Q(activity__in=[Activity.RESET_PASSWORD, Activity.UNLOCK, Activity.CHANGE_PASSWORD])
-        | Q(activity=Activity.RESET_PROGRESS, result=FAILURE)
+    return row["activity"] != Activity.RESET_BLOCKED and (
+        row["activity"] != Activity.RESET_PROGRESS or row["result"] == FAILURE
     )
 
 
@@ -162,18 +196,9 @@ def _json_list(text: Any) -> list[str]:
     return [str(i)[:32] for i in items if isinstance(i, str)] if isinstance(items, list) else []
 
 
-def _outcomes(tenant: Tenant, period: Period) -> dict[str, Outcomes]:
-    rows = (
-        _outcome_events(tenant, period)
-        .annotate(
-            gates=KeyTextTransform("methods", "details"),
-            gate=KeyTextTransform("method", "details"),
-        )
-        .values("activity", "result", "gates", "gate")
-        .annotate(n=Count("pk"))
-    )
+def _outcomes(rows: list[dict[str, Any]]) -> dict[str, Outcomes]:
     outcomes = {kind: Outcomes() for kind in KINDS}
-    for row in rows:
+    for row in filter(_is_outcome, rows):
         methods = _json_list(row["gates"])
         if not methods and isinstance(row["gate"], str) and row["gate"]:
             methods = [row["gate"][:32]]
@@ -181,27 +206,15 @@ def _outcomes(tenant: Tenant, period: Period) -> dict[str, Outcomes]:
     return outcomes
 
 
-def _days(tenant: Tenant, period: Period) -> tuple[Day, ...]:
+def _days(rows: list[dict[str, Any]], period: Period) -> tuple[Day, ...]:
     counted: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    rows = (
-        _outcome_events(tenant, period)
-        .annotate(day=TruncDate("occurred_at"))
-        .values("day", "activity", "result")
-        .annotate(n=Count("pk"))
-    )
     names = {"reset": "resets", "unlock": "unlocks", "change": "changes"}
     for row in rows:
-        outcome = "succeeded" if row["result"] == SUCCESS else "failed"
-        counted[row["day"]][f"{names[_KIND_OF[row['activity']]]}_{outcome}"] += row["n"]
-    blocked = (
-        _events(tenant, period)
-        .filter(activity=Activity.RESET_BLOCKED)
-        .annotate(day=TruncDate("occurred_at"))
-        .values_list("day")
-        .annotate(n=Count("pk"))
-    )
-    for day, n in blocked:
-        counted[day]["blocked"] += n
+        if row["activity"] == Activity.RESET_BLOCKED:
+            counted[row["day"]]["blocked"] += row["n"]
+        elif _is_outcome(row):
+            outcome = "succeeded" if row["result"] == SUCCESS else "failed"
+            counted[row["day"]][f"{names[_KIND_OF[row['activity']]]}_{outcome}"] += row["n"]
     return tuple(Day(day, **counted.get(day, {})) for day in period.days)
 
 
@@ -219,22 +232,18 @@ def _reason_text(activity: str, reason: str, why_not: Any) -> str:
     return reason or "No reason recorded"
 
 
-def _failure_reasons(tenant: Tenant, period: Period) -> tuple[FailureReason, ...]:
-    rows = (
-        _events(tenant, period)
-        .filter(activity__in=_FAILING, result=FAILURE)
-        .annotate(why_not=KeyTextTransform("cannot_reset", "details"))
-        .values("activity", "reason", "why_not")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "activity", "reason")[:TOP_REASONS]
+def _failure_reasons(rows: list[dict[str, Any]]) -> tuple[FailureReason, ...]:
+    counted: dict[tuple[str, str, Any], int] = defaultdict(int)
+    for row in rows:
+        if row["result"] == FAILURE:
+            counted[row["activity"], row["reason"], row["why_not"]] += row["n"]
+    ranked = sorted(
+        counted.items(), key=lambda item: (-item[1], item[0][0], item[0][1], str(item[0][2]))
     )
     return tuple(
-        FailureReason(
-            activity=row["activity"],
-            reason=_reason_text(row["activity"], row["reason"], row["why_not"]),
-            count=row["n"],
-        )
-        for row in rows
+        FailureReason(activity=activity, reason=_reason_text(activity, reason, why_not), count=n)
+        for (activity, reason, why_not), n in ranked[:TOP_REASONS]
+        if n > 0
     )
 
 
@@ -269,12 +278,12 @@ def _blocked(tenant: Tenant, now: datetime) -> Blocked:
 
 
 def activity(tenant: Tenant, period: Period, *, now: datetime | None = None) -> ActivityReport:
-    outcomes = _outcomes(tenant, period)
-    days = _days(tenant, period)
+    rows = _rows(tenant, period)
+    days = _days(rows, period)
     return ActivityReport(
-        outcomes=outcomes,
+        outcomes=_outcomes(rows),
         blocked_events=sum(d.blocked for d in days),
         days=days,
-        failure_reasons=_failure_reasons(tenant, period),
+        failure_reasons=_failure_reasons(rows),
         blocked=_blocked(tenant, now or timezone.now()),
     )

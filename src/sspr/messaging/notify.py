@@ -91,6 +91,7 @@ class CodeNotSent(Exception):
 _CODE_SUBJECTS = {
     "reset": gettext_noop("Your verification code"),
     "caller": gettext_noop("The code your helpdesk asked for"),
+    "security-info": gettext_noop("Your verification code"),
 }
 
 

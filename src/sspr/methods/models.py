@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from sspr.directory.models import User
+from sspr.directory.models import Tenant, User
 
 
 class RegisteredMethod(models.Model):
@@ -38,6 +38,42 @@ class RegisteredMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} of {self.user} ({self.state})"
+
+
+class RegistrationStanding(models.Model):
+    """The active methods of one enabled user, as a sorted comma-separated list.
+
+    Kept by database triggers (migration 0002), never by Python: every way a user or a
+    registration changes (the flows, a sync's bulk writes, a cascade, a bulk load) keeps it
+    current in the same transaction. Only enabled users with at least one active method have a
+    row: creating a user writes none.
+    """
+
+    user = models.OneToOneField(
+        User, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    methods = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.methods}"
+
+
+class RegistrationCount(models.Model):
+    """How many enabled users of a tenant have each (non-empty) set of active methods, as
+    changes: the triggers of migration 0002 append +1 and -1 rows, never update one (no row is
+    contended); sspr.insights.counts sums them and folds them together."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    methods = models.CharField(max_length=255, blank=True)
+    users = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.methods}: {self.users:+d}"
 
 
 class OneTimeCode(models.Model):

@@ -28,6 +28,7 @@ from sspr.policy.sspr_policy import (
     preview_impact,
     update_policy_with_impact,
 )
+from sspr.web.access_pages import admin_portal_gate
 from sspr.web.errors import permission_denied
 from sspr.web.pages import SignedInView, signed_in
 
@@ -136,6 +137,9 @@ def admin_page(view: SignedInView) -> Any:
             return redirect(reverse("change", args=[user.tenant.slug]))
         if not is_admin(user.roles):
             return permission_denied(request)
+        refused = admin_portal_gate(request, credential)
+        if refused is not None:
+            return refused
         return view(request, credential)
 
     return wrapper

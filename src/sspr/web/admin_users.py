@@ -28,6 +28,7 @@ from sspr.flows import caller_verification, service_desk
 from sspr.flows.admin_reset import reset_by_admin
 from sspr.flows.models import CallerVerification
 from sspr.web.admin_pages import admin_page
+from sspr.web.pass_panel import pass_panel
 
 PAGE_SIZE = 50
 NOTICE = "sspr_admin_user_notice"
@@ -208,6 +209,7 @@ def user_page(request: HttpRequest, credential: Credential, upn: str) -> HttpRes
             "error_action": action if error and action in ACTIONS else "",
             "temporary_password": temporary,
             "reset_key": _reset_key(request, target) if not overview.reset_refusal else "",
+            **pass_panel(actor, target),
         },
         status=status,
     )

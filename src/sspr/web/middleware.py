@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from sspr.access.client_address import client_address
 from sspr.audit import context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -49,7 +51,13 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         offered = request.headers.get("X-Request-ID", "")
         ctx = context.RequestContext(
-            ip=request.META.get("REMOTE_ADDR", ""),
+            # The socket's address, or what a trusted proxy forwarded (the address that
+            # throttling, conditional access and the audit trail all see).
+            ip=client_address(
+                request.META.get("REMOTE_ADDR", ""),
+                request.META.get("HTTP_X_FORWARDED_FOR", ""),
+                settings.TRUSTED_PROXIES,
+            ),
             user_agent=request.headers.get("User-Agent", "")[:512],
             **({"correlation_id": offered} if _REQUEST_ID.match(offered) else {}),
         )

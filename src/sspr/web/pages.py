@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, Protocol
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from sspr.access.temporary_pass import is_pass_session
 from sspr.directory import credentials
 from sspr.directory.models import Credential, Tenant
-from sspr.directory.signin import sign_in, sign_out
+from sspr.directory.signin import SignedIn, sign_in, sign_out
 from sspr.directory.tenants import get_tenant
 from sspr.errors import DomainError, NotFound
 from sspr.flows.change import change_password
@@ -51,18 +54,29 @@ def page_credential(request: HttpRequest, tenant: Tenant) -> Credential | None:
     return credential
 
 
-def signed_in(view: SignedInView) -> Any:
-    """Send visitors to sign in; a revoked session (password changed elsewhere) counts as none."""
-
+def _signed_in(view: SignedInView, for_pass_sessions: bool) -> Any:
     @with_tenant
     @wraps(view)
     def wrapper(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         credential = page_credential(request, tenant)
         if credential is None:
             return redirect(reverse("sign-in", args=[tenant.slug]))
+        if not for_pass_sessions and is_pass_session(credential):
+            # Signed in with a Temporary Access Pass: registering methods is all it allows.
+            return redirect(reverse("register", args=[tenant.slug]))
         return view(request, credential)
 
     return wrapper
+
+
+def signed_in(view: SignedInView) -> Any:
+    """Send visitors to sign in; a revoked session (password changed elsewhere) counts as none."""
+    return _signed_in(view, for_pass_sessions=False)
+
+
+def signed_in_for_security_info(view: SignedInView) -> Any:
+    """Like `signed_in`, and a session signed in with a Temporary Access Pass is let in too."""
+    return _signed_in(view, for_pass_sessions=True)
 
 
 def feedback_url(tenant: Tenant) -> str:
@@ -79,38 +93,50 @@ def tenant_home(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     return redirect(reverse(target, args=[tenant.slug]))
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-@with_tenant
-def sign_in_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    form = SignInForm(request.POST or None)
+def sign_in_form(
+    request: HttpRequest,
+    tenant: Tenant,
+    form: forms.Form,
+    template: str,
+    attempt: Callable[[dict[str, Any]], SignedIn],
+    target: Callable[[SignedIn], str],
+) -> HttpResponse:
+    """A sign-in page: the form, `attempt` with what it holds, then the page named `target`."""
     error, status = "", 200
     if request.method == "POST" and form.is_valid():
         try:
-            result = sign_in(
-                tenant,
-                form.cleaned_data["username"],
-                form.cleaned_data["password"],
-                Credential.Kind.BROWSER,
-            )
+            result = attempt(form.cleaned_data)
         except DomainError as failure:
             error, status = failure.message, failure.status
         else:
             # A new session id at sign-in: a planted session cookie is worth nothing.
             request.session.cycle_key()
             request.session[SESSION_TOKEN] = result.token
-            target = (
-                "change"
-                if result.must_change_password
-                else "register"
-                if interruption(result.user)
-                else "account"
-            )
-            return redirect(reverse(target, args=[tenant.slug]))
+            return redirect(reverse(target(result), args=[tenant.slug]))
     return render(
         request,
-        "sspr/sign_in.html",
+        template,
         {"tenant": tenant, "form": form, "error": error},
         status=status if error else 400 if form.errors else 200,
+    )
+
+
+def _after_sign_in(result: SignedIn) -> str:
+    if result.must_change_password:
+        return "change"
+    return "register" if interruption(result.user) else "account"
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@with_tenant
+def sign_in_page(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    return sign_in_form(
+        request,
+        tenant,
+        SignInForm(request.POST or None),
+        "sspr/sign_in.html",
+        lambda data: sign_in(tenant, data["username"], data["password"], Credential.Kind.BROWSER),
+        _after_sign_in,
     )
 
 

@@ -16,7 +16,8 @@ from sspr.errors import DomainError
 from sspr.flows import registration
 from sspr.methods.registry import METHOD_CLASSES, method_for
 from sspr.policy.sspr_policy import get_policy
-from sspr.web.pages import signed_in
+from sspr.web.access_pages import access_context
+from sspr.web.pages import signed_in_for_security_info
 
 PENDING = "sspr_pending_method"
 SKIPPED = "sspr_registration_skipped"
@@ -33,7 +34,10 @@ def _add(request: HttpRequest, credential: Credential) -> dict[str, Any]:
         for i in range(min(count, 5))
     ]
     item, info = registration.begin(
-        credential.user, method, {"value": request.POST.get("value", ""), "answers": answers}
+        credential.user,
+        method,
+        {"value": request.POST.get("value", ""), "answers": answers},
+        session=credential,
     )
     if item.state == item.State.PENDING:
         request.session[PENDING] = {"id": item.pk, "method": method, **info}
@@ -48,7 +52,10 @@ def _act(request: HttpRequest, credential: Credential) -> dict[str, Any]:
     if action == "confirm":
         pending = request.session.get(PENDING) or {}
         registration.confirm(
-            credential.user, int(pending.get("id", 0)), {"code": request.POST.get("code", "")}
+            credential.user,
+            int(pending.get("id", 0)),
+            {"code": request.POST.get("code", "")},
+            session=credential,
         )
         request.session.pop(PENDING, None)
         return {"notice": _("Your method is registered.")}
@@ -68,7 +75,7 @@ def _act(request: HttpRequest, credential: Credential) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@signed_in
+@signed_in_for_security_info
 def register_page(request: HttpRequest, credential: Credential) -> HttpResponse:
     user = credential.user
     tenant = user.tenant
@@ -122,5 +129,6 @@ def render_register(
         "question_count": policy.questions_to_register,
         "notice": notice,
         "error": error,
+        **access_context(credential),
     }
     return render(request, "sspr/register.html", context, status=status)

@@ -23,6 +23,7 @@ from sspr.web.api import (
     agents,
     audit,
     captcha,
+    conditional_access,
     health,
     insights,
     me,
@@ -33,6 +34,8 @@ from sspr.web.api import (
     service_desk,
     sessions,
     sspr_policy,
+    step_up,
+    temporary_access_passes,
     users,
 )
 
@@ -195,5 +198,8 @@ api.add_router("", audit.router)
 api.add_router("", insights.router)
 api.add_router("", service_desk.router)
 api.add_router("", rollout.router)
+api.add_router("", conditional_access.router)
+api.add_router("", temporary_access_passes.router)
+api.add_router("", step_up.router)
 
 __all__ = ["__version__", "api"]

@@ -7,19 +7,21 @@ from ninja import Router, Status
 
 from sspr.directory.signin import sign_out
 from sspr.flows.change import change_password
-from sspr.web.api.auth import bearer_during_must_change, credential_of
+from sspr.web.api.auth import Bearer, bearer_during_must_change, credential_of
 from sspr.web.api.schemas import Error, Message, PasswordChangeIn, PasswordError, UserOut
 
 router = Router(tags=["me"], auth=bearer_during_must_change)
+# Who am I and signing out: for every session, one signed in with a Temporary Access Pass too.
+any_session = Bearer(allow_must_change=True, allow_pass_session=True)
 
 
-@router.get("/me", response={200: UserOut, 401: Error})
+@router.get("/me", response={200: UserOut, 401: Error}, auth=any_session)
 def me(request: HttpRequest) -> dict[str, Any]:
     """The signed-in user."""
     return UserOut.of(credential_of(request).user)
 
 
-@router.delete("/me/session", response={204: None, 401: Error})
+@router.delete("/me/session", response={204: None, 401: Error}, auth=any_session)
 def end_session(request: HttpRequest) -> Status[Any]:
     """Sign out: the token stops working at once."""
     sign_out(credential_of(request))

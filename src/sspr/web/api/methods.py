@@ -11,11 +11,11 @@ from sspr.flows import registration
 from sspr.methods.models import RegisteredMethod
 from sspr.methods.registry import method_for
 from sspr.policy.sspr_policy import get_policy
-from sspr.web.api.auth import bearer, credential_of
+from sspr.web.api.auth import bearer_for_security_info, credential_of
 from sspr.web.api.resets import Answer
 from sspr.web.api.schemas import Error, Text
 
-router = Router(tags=["my methods"], auth=bearer)
+router = Router(tags=["my methods"], auth=bearer_for_security_info)
 
 
 class MethodIn(Schema):
@@ -86,14 +86,16 @@ def add_method(request: HttpRequest, body: MethodIn) -> Status[Any]:
     """Register a method. A code goes to the new address or number; for the authenticator app
     the answer carries the `otpauth://` URI to scan."""
     payload = {"value": body.value, "answers": [a.dict() for a in body.answers or []]}
-    item, info = registration.begin(credential_of(request).user, body.method, payload)
+    credential = credential_of(request)
+    item, info = registration.begin(credential.user, body.method, payload, session=credential)
     return Status(201, _out(item, info))
 
 
 @router.post("/me/methods/{int:method_id}/verification", response={200: MethodOut, **ERRORS})
 def verify_method(request: HttpRequest, method_id: int, body: CodeIn) -> dict[str, Any]:
     """Prove you hold the method with the code you received (or your app shows)."""
-    item = registration.confirm(credential_of(request).user, method_id, {"code": body.code})
+    credential = credential_of(request)
+    item = registration.confirm(credential.user, method_id, {"code": body.code}, session=credential)
     return _out(item)
 
 

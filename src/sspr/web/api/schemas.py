@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, model_validator
 
 from sspr.directory.models import User
 
@@ -44,7 +44,19 @@ class Health(Schema):
 
 class SessionIn(Schema):
     username: Text = Field(min_length=1, max_length=256)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    temporary_access_pass: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Instead of the password: a session that may only register methods.",
+    )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> SessionIn:
+        if (self.password is None) == (self.temporary_access_pass is None):
+            raise ValueError("send either password or temporary_access_pass")
+        return self
 
 
 class UserOut(Schema):

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
+from sspr.access.temporary_pass import sign_in_with_pass
 from sspr.directory.models import Credential
 from sspr.directory.signin import sign_in
 from sspr.directory.tenants import get_tenant
@@ -19,8 +20,18 @@ router = Router(tags=["sessions"])
     auth=None,
 )
 def create_session(request: HttpRequest, tenant: Text, body: SessionIn) -> Status[Any]:
-    """Sign in with a user name and password; the answer carries a bearer token."""
-    signed_in = sign_in(get_tenant(tenant), body.username, body.password, Credential.Kind.API)
+    """Sign in with a user name and password; the answer carries a bearer token.
+
+    With `temporary_access_pass` instead of `password`, the token may only register methods
+    (`/me/methods`); it never changes a password nor reaches the administration."""
+    scope = get_tenant(tenant)
+    if body.temporary_access_pass is not None:
+        signed_in = sign_in_with_pass(
+            scope, body.username, body.temporary_access_pass, Credential.Kind.API
+        )
+    else:
+        assert body.password is not None
+        signed_in = sign_in(scope, body.username, body.password, Credential.Kind.API)
     return Status(
         201,
         {

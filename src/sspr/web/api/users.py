@@ -14,6 +14,7 @@ from sspr.directory.tenants import get_tenant
 from sspr.directory.users import create_user
 from sspr.errors import Forbidden
 from sspr.flows.admin_reset import reset_by_admin
+from sspr.web.api.admin_gate import admin_api_gate
 from sspr.web.api.auth import bearer, credential_of
 from sspr.web.api.schemas import Error, Text, UserCreateIn, UserList, UserOut
 
@@ -21,13 +22,16 @@ router = Router(tags=["users"], auth=bearer)
 
 
 def acting_admin(request: HttpRequest, slug: str) -> tuple[Tenant, User]:
-    """The tenant in the path, provided the caller is one of its administrators."""
-    user = credential_of(request).user
+    """The tenant in the path, provided the caller is one of its administrators and the
+    tenant's "sign in to the admin portal" policies let them in from where they are."""
+    credential = credential_of(request)
+    user = credential.user
     tenant = get_tenant(slug)
     if tenant.pk != user.tenant_id:
         raise Forbidden("Your sign-in belongs to another organisation.")
     if not is_admin(user.roles):
         raise Forbidden("Only administrators may do this.")
+    admin_api_gate(credential)
     return tenant, user
 
 

@@ -1,0 +1,1 @@
+"""Conditional access for security info: named locations, policies, Temporary Access Passes."""
