@@ -295,29 +295,35 @@ class TestRetention:
             call_command("audit", "prune", "--days", "-5", stdout=StringIO())
 
 
+def write_concurrently(tenant: Tenant, transactions: int, activities: tuple[str, ...]) -> None:
+    """Four threads, each committing `transactions` transactions of one event per activity."""
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(transactions):
+                with transaction.atomic():
+                    for activity in activities:
+                        record(tenant, activity, actor=f"w{n}-{i}@contoso.com")
+        except BaseException as error:  # noqa: BLE001 -- reported by the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
 @pytest.mark.django_db(transaction=True)
 class TestConcurrentWriters:
     def test_concurrent_requests_seal_one_gapless_chain(self, tenant: Tenant) -> None:
         """Writers never wait for one another's whole transaction; their events still end up
         in one chain with no gap and no duplicate sequence number."""
-        errors: list[BaseException] = []
-
-        def writer(n: int) -> None:
-            try:
-                for i in range(8):
-                    with transaction.atomic():
-                        record(tenant, Activity.SIGN_OUT, actor=f"w{n}-{i}@contoso.com")
-            except BaseException as error:  # noqa: BLE001 -- reported by the main thread
-                errors.append(error)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        write_concurrently(tenant, 8, (Activity.SIGN_OUT,))
         events = AuditEvent.objects.filter(tenant=tenant).count()
         seqs = sorted(AuditSeal.objects.filter(tenant=tenant).values_list("seq", flat=True))
         assert seqs == list(range(1, events + 1))
@@ -340,27 +346,9 @@ class TestConcurrentWriters:
         monkeypatch.setattr(chain, "seal_pending", watched)
         sealer.start_background()
         try:
-            errors: list[BaseException] = []
-
-            def writer(n: int) -> None:
-                try:
-                    for i in range(10):
-                        with transaction.atomic():
-                            record(tenant, Activity.SIGN_OUT, actor=f"w{n}-{i}@contoso.com")
-                            record(tenant, Activity.SIGN_IN, actor=f"w{n}-{i}@contoso.com")
-                except BaseException as error:  # noqa: BLE001 -- reported by the main thread
-                    errors.append(error)
-                finally:
-                    connection.close()
-
-            threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            write_concurrently(tenant, 10, (Activity.SIGN_OUT, Activity.SIGN_IN))
         finally:
             sealer.stop(timeout=30)
-        assert errors == []
         events = AuditEvent.objects.filter(tenant=tenant).count()
         assert events >= 80
         seqs = sorted(AuditSeal.objects.filter(tenant=tenant).values_list("seq", flat=True))
