@@ -396,16 +396,11 @@ KINDS = {
 }
 # On the stack, whatever runs below them.
 TOPICS = {
-    "opening a PostgreSQL connection (one per request)": lambda func, file: func.endswith(
-        "get_new_connection"
-    ),
+    "opening a PostgreSQL connection": lambda func, file: func.endswith("get_new_connection"),
     "sealing the audit chain after each commit": lambda func, file: (
         file == "sspr/audit/chain.py" and func == "seal_pending"
     ),
     "throttling counters (Redis)": lambda func, file: file.startswith("sspr/throttling/"),
-    "a thread pool made and shut down per request (asgiref)": lambda func, file: (
-        func == "ThreadPoolExecutor.shutdown"
-    ),
 }
 
 
@@ -771,17 +766,17 @@ def report(
         f"PostgreSQL per operation (pg_stat_database over the whole run; a reset's include "
         f"the load generator's own outbox read and a session per client): {pg_line}. One new "
         f"connection, opened and closed, costs PostgreSQL {pg_ms:.1f} ms of CPU and the client "
-        f"{client_ms:.1f} ms (same run, {'100' if args.quick else '300'} of them): the service "
-        "opens one for every request (settings.DATABASES: conn_max_age=0).",
+        f"{client_ms:.1f} ms (same run, {'100' if args.quick else '300'} of them): each of the "
+        "service's threads keeps its own (sspr.web.serving), so a session is opened once per "
+        "thread rather than once per request.",
         "",
         f"What limits it: the CPU. The machine was busy throughout (in the busiest window "
         f"{busiest.cores['machine']:.2f} of 2 cores, {busiest.cores['others']:.2f} of them "
         "other people's work). Argon2id's share of the service's CPU (one operation's CPU "
         "time against the CPU of the app processes, nginx, PostgreSQL and Redis per sign-in or "
         "reset) is the share of the limit the service would reach with the machine to itself; "
-        "the rest is the app's own work per request and PostgreSQL's (a backend started for "
-        "every request, about ten transactions per sign-in, the audit chain sealed after every "
-        "commit under a lock on the tenant's chain head).",
+        "the rest is the app's own work per request and PostgreSQL's (the transactions above, "
+        "the audit chain sealed under a lock on the tenant's chain head).",
         "",
         memory_line(f, runs),
         "",

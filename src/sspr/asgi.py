@@ -1,9 +1,13 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sspr.settings")
-application = get_asgi_application()
+django.setup(set_prefix=False)
+
+from sspr.web.serving import PooledASGIHandler  # noqa: E402
+
+application = PooledASGIHandler()
 
 # Load the banned-password index now, so that no user's first request waits for it.
 from sspr.policy.rules.banned import BannedList  # noqa: E402

@@ -77,14 +77,13 @@ TEMPLATES = [
     }
 ]
 
-# A connection per request, closed at its end: under ASGI each request runs in a thread of its
-# own, so a kept connection would never serve another, and a connection cut by a database
-# restart is never handed to the next request. The health check covers any connection that
-# does outlive a request.
+# Each of the server's threads keeps its connection (sspr.web.serving: a fixed pool of
+# threads), checked before a request reuses it, so that one cut by a database restart is
+# replaced rather than handed on.
 DATABASES = {
     "default": dj_database_url.parse(
         config.env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'sspr.sqlite3'}",
-        conn_max_age=0,
+        conn_max_age=None,
         conn_health_checks=True,
     )
 }
@@ -100,6 +99,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Threads of one serving process: for pages and the API, and for the agent channel, whose long
+# polls hold one each while they wait (sspr.web.serving).
+SSPR_THREADS = int(config.env("SSPR_THREADS", "32"))
+SSPR_AGENT_THREADS = int(config.env("SSPR_AGENT_THREADS", "32"))
 
 REDIS_URL = config.env("REDIS_URL")
 # What throttling does while Redis cannot be reached: "database" counts the same limits there,

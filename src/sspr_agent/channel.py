@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import logging
 import random
 import secrets
 import ssl
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -72,10 +72,92 @@ def ssl_context(ca_file: str = "", insecure: bool = False) -> ssl.SSLContext:
     return context
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A signature covers one path; a redirect would be refused anyway, so say so plainly.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+# The service closes a kept-alive connection after a few idle seconds (uvicorn: 5 s); one idle
+# longer is not worth trying, and a fresh one costs less than a failed attempt.
+KEEP_IDLE_SECONDS = 4.0
+# What a kept-alive connection closed by the server just before it was used raises.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+class _Connections:
+    """One kept-alive connection to the service per thread.
+
+    A command's `start` and result then cost a request each instead of a TCP connection (and,
+    over HTTPS, a TLS handshake) each.
+    """
+
+    def __init__(self, service_url: str, context: ssl.SSLContext | None) -> None:
+        parts = urllib.parse.urlsplit(service_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._context = context or (ssl_context() if self._https else None)
+        self._local = threading.local()
+
+    def _new(self, timeout: float) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=timeout, context=self._context
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+
+    def request(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> bytes:
+        """The answer's body; HttpError for a status other than 2xx (redirects included: a
+        signature covers one path)."""
+        kept: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if kept is not None and time.monotonic() - self._local.used > KEEP_IDLE_SECONDS:
+            kept.close()
+            kept = None
+        try:
+            status, data, reusable = self._exchange(
+                kept or self._new(timeout), method, target, body, headers, timeout
+            )
+        except _STALE:
+            if kept is None:
+                raise
+            # Closed by the server while idle: the request never reached a handler.
+            status, data, reusable = self._exchange(
+                self._new(timeout), method, target, body, headers, timeout
+            )
+        if reusable is not None:
+            self._local.connection, self._local.used = reusable, time.monotonic()
+        if not 200 <= status < 300:
+            raise HttpError(status, data)
+        return data
+
+    @staticmethod
+    def _exchange(
+        connection: http.client.HTTPConnection,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> tuple[int, bytes, http.client.HTTPConnection | None]:
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+            return response.status, data, None
+        return response.status, data, connection
 
 
 def signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -106,10 +188,7 @@ class Channel:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-        if self.service_url.startswith("https://"):
-            handlers.append(urllib.request.HTTPSHandler(context=context or ssl_context()))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._connections = _Connections(self.service_url, context)
 
     def __repr__(self) -> str:  # never the key
         return f"Channel({self.service_url!r}, agent_id={self.agent_id!r})"
@@ -186,12 +265,11 @@ class Channel:
         if query:
             path += "?" + urllib.parse.urlencode(query)
         full_path = self._base_path + path  # what the signature covers
-        url = self.service_url + path
         attempts = 1 + (self.retries if retries is None else retries)
         delay = self.backoff
         for attempt in range(1, attempts + 1):
             try:
-                return self._once(method, url, full_path, body, signed, timeout or self.timeout)
+                return self._once(method, full_path, body, signed, timeout or self.timeout)
             except ChannelError as exc:
                 if not exc.network or attempt == attempts:
                     raise
@@ -210,7 +288,7 @@ class Channel:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(
-        self, method: str, url: str, path: str, body: bytes, signed: bool, timeout: float
+        self, method: str, path: str, body: bytes, signed: bool, timeout: float
     ) -> dict[str, Any]:
         headers = {
             "Accept": "application/json",
@@ -220,24 +298,21 @@ class Channel:
             headers["Content-Type"] = "application/json"
         if signed:
             headers.update(self._headers(method, path, body))
-        request = urllib.request.Request(  # noqa: S310 - the URL is the configured https service
-            url, data=body if method != "GET" else None, headers=headers, method=method
-        )
         try:
-            with self._opener.open(request, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            code, message = _error_fields(exc)
+            raw = self._connections.request(
+                method, path, body if method != "GET" else None, headers, timeout
+            )
+        except HttpError as exc:
+            code, message = _error_fields(exc.body)
             raise ChannelError(
-                f"{method} {path} answered {exc.code}"
+                f"{method} {path} answered {exc.status}"
                 + (f" {code}" if code else "")
                 + (f": {message}" if message else ""),
-                status=exc.code,
+                status=exc.status,
                 code=code,
             ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ChannelError(f"{method} {path} failed: {_describe(reason)}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise ChannelError(f"{method} {path} failed: {_describe(exc)}") from None
         if not raw:
             return {}
         try:
@@ -247,10 +322,10 @@ class Channel:
         return data if isinstance(data, dict) else {"data": data}
 
 
-def _error_fields(exc: urllib.error.HTTPError) -> tuple[str, str]:
+def _error_fields(body: bytes) -> tuple[str, str]:
     try:
-        data = json.loads(exc.read() or b"{}")
-    except (ValueError, OSError):
+        data = json.loads(body or b"{}")
+    except ValueError:
         return "", ""
     if not isinstance(data, dict):
         return "", ""

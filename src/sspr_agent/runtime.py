@@ -32,6 +32,10 @@ log = logging.getLogger("sspr_agent")
 CAPABILITIES = ["sync", "writeback", "unlock", "passthrough"]
 HEARTBEAT_INTERVAL = 15.0
 POLL_WAIT = 25
+# The next long poll waits (this long at most) until the commands the last one brought have had
+# their `start` answered: sent at once it only competed with them in the service, and whatever is
+# queued meanwhile is claimed by it all the same.
+START_WAIT = 1.0
 
 
 class AlreadyRunning(Exception):
@@ -191,26 +195,33 @@ class Agent:
                 continue
             delay = 1.0
             self._asked_to_sync(polled.sync, polled.sync_request)
+            starting: list[threading.Event] = []
             for envelope in polled.commands:
                 if self.stop.is_set():
                     break
                 with self._lock:
                     self._in_flight += 1
+                begun = threading.Event()
                 try:
                     assert self._commands is not None
-                    self._commands.submit(self._execute, envelope)
+                    self._commands.submit(self._execute, envelope, begun)
                 except RuntimeError:  # the pool is shutting down
                     with self._lock:
                         self._in_flight -= 1
                     break
+                starting.append(begun)
+            deadline = time.monotonic() + START_WAIT
+            for begun in starting:
+                begun.wait(max(0.0, deadline - time.monotonic()))
 
-    def _execute(self, envelope: dict[str, Any]) -> None:
+    def _execute(self, envelope: dict[str, Any], begun: threading.Event) -> None:
         try:
-            self.executor.execute(envelope)
+            self.executor.execute(envelope, begun.set)
         except Exception as exc:  # noqa: BLE001 - one bad command must not stop the agent
             log.error("agent.command.crashed %s", exc.__class__.__name__)
             self.state.record_error("writeback", f"command crashed: {exc.__class__.__name__}")
         finally:
+            begun.set()
             with self._lock:
                 self._in_flight -= 1
 

@@ -96,8 +96,13 @@ class Executor:
         self._keys_lock = threading.Lock()
         self._running: dict[str, threading.Event] = {}
 
-    def execute(self, envelope: dict[str, Any]) -> Result | None:
-        """Execute one envelope and post its result. None when nothing could be answered."""
+    def execute(
+        self, envelope: dict[str, Any], started: Callable[[], None] = lambda: None
+    ) -> Result | None:
+        """Execute one envelope and post its result. None when nothing could be answered.
+
+        `started` is called once the service has answered the command's `start`.
+        """
         try:
             raw = verify_envelope(envelope, self._service_key)
         except Refused as refused:
@@ -120,12 +125,12 @@ class Executor:
                 if command_id
                 else None
             )
-        return self._run(command)
+        return self._run(command, started)
 
-    def _run(self, command: Command) -> Result | None:
+    def _run(self, command: Command, started: Callable[[], None]) -> Result | None:
         key = command.idempotency_key
         if not key:
-            return self._run_once(command)
+            return self._run_once(command, started)
         # Two commands with one key at once: the second waits, then replays the first's result.
         while True:
             with self._keys_lock:
@@ -135,13 +140,13 @@ class Executor:
                     break
             busy.wait(60)
         try:
-            return self._run_once(command)
+            return self._run_once(command, started)
         finally:
             with self._keys_lock:
                 del self._running[key]
             mine.set()
 
-    def _run_once(self, command: Command) -> Result | None:
+    def _run_once(self, command: Command, started: Callable[[], None]) -> Result | None:
         key = command.idempotency_key
         entry = self._state.journal_get(key) if key else None
         if entry is not None:
@@ -168,6 +173,7 @@ class Executor:
             log.warning("agent.command.not_started id=%s: %s", command.id, exc)
             self._state.record_error("writeback", f"command {command.id} not started: {exc}")
             return None
+        started()
         # Only writes are journalled: a read (a sign-in's bind, a ping, a pre-check) is safe to
         # repeat, and journalling every sign-in made the state file the bottleneck. An entry
         # means "this agent carried it out": it is made only once the service said start.

@@ -134,6 +134,7 @@ class FakeService:
         self.started: list[str] = []
         self.ended: set[str] = set()
         self.refuse_start: set[str] = set()
+        self.start_seconds = 0.0  # how long a `start` takes to answer
         self.results: list[dict[str, Any]] = []
         self.heartbeats: list[dict[str, Any]] = []
         self.heartbeat_answer = "none"
@@ -256,6 +257,7 @@ class FakeService:
                 if url.path == "/api/v1/agent/commands":
                     wait = min(float(parse_qs(url.query).get("wait", ["0"])[0]), 0.3)
                     with service.cond:
+                        service.timeline.append("poll")
                         if not service.queue:
                             service.cond.wait(wait)
                         commands, service.queue[:] = list(service.queue), []
@@ -301,6 +303,7 @@ class FakeService:
                     if command_id in service.refuse_start or command_id in service.ended:
                         return 409, {"code": "command_ended", "message": "ended"}
                     service.started.append(command_id)
+                    service.cond.wait(service.start_seconds)  # lets the agent go on meanwhile
                     service.timeline.append("start")
                     return 200, {}
                 if path == "/api/v1/agent/results":
@@ -380,6 +383,16 @@ def make_channel(config: AgentConfig) -> Channel:
         signing_key=SigningKey(base64.b64decode(config.sign_private_key)),
         retries=1,
         backoff=0.01,
+    )
+
+
+def make_agent(config: AgentConfig, directory: FakeDirectory, **options: Any) -> runtime.Agent:
+    return runtime.Agent(
+        config,
+        state=StateStore(config.state_path),
+        channel=make_channel(config),
+        directory=lambda: directory,
+        **options,
     )
 
 
@@ -723,12 +736,7 @@ class TestSync:
         directory: FakeDirectory,
         config: AgentConfig,
     ) -> None:
-        agent = runtime.Agent(
-            config,
-            state=StateStore(config.state_path),
-            channel=make_channel(config),
-            directory=lambda: directory,
-        )
+        agent = make_agent(config, directory)
         service.heartbeat_answer = "full"
         agent.heartbeat()
         assert agent._sync_request == FULL and agent._sync_wake.is_set()
@@ -785,6 +793,26 @@ class TestRunAndStatus:
         report = json.loads(capsys.readouterr().out)
         assert report["running"] is False and report["sync"]["cursor"] == "100"
         assert report["agent"]["commands"] == {"reset_password": 1}
+
+    def test_the_next_poll_waits_until_the_command_it_brought_has_started(
+        self, service: FakeService, directory: FakeDirectory, config: AgentConfig
+    ) -> None:
+        """A poll sent at once would only compete with the command's `start` in the service."""
+        agent = make_agent(config, directory, poll_wait=1)
+        service.start_seconds = 0.3
+        with service.cond:
+            service.queue.append(
+                service.command("reset_password", sealed={"new_password": NEW_PASSWORD})
+            )
+        runner = threading.Thread(target=agent.run, daemon=True)
+        runner.start()
+        try:
+            service.wait_for(lambda: service.results)
+        finally:
+            agent.stop.set()
+            runner.join(10)
+        polls_then_start = [e for e in service.timeline if e in ("poll", "start")]
+        assert polls_then_start[:3] == ["poll", "start", "poll"]
 
     def test_status_of_an_agent_that_never_ran(
         self,

@@ -3,6 +3,7 @@ admin page and the command line; nobody else reads it, and no tenant sees anothe
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -14,16 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import AsyncClient, Client
+from django.db import connections
+from django.db.backends.signals import connection_created
+from django.test import Client
 from django.utils import timezone
 
 from sspr.audit.events import Activity, record
 from sspr.audit.export import COLUMNS
 from sspr.audit.models import AuditEvent
 from sspr.directory.models import Tenant, User
+from sspr.web.serving import PooledASGIHandler
+from tests.asgi_call import call
 from tests.conftest import Api, browser
 
 pytestmark = pytest.mark.django_db
@@ -372,24 +376,43 @@ class TestCommandLine:
             call_command("audit", "export", "nowhere", stdout=StringIO())
 
 
-class TestUnderAsgi:
-    def test_the_download_streams_chunk_by_chunk(
+class TestUnderSsprServe:
+    @pytest.mark.django_db(transaction=True)  # the server's threads read what the test wrote
+    def test_the_download_is_sent_while_the_events_are_still_being_read(
         self, people: dict[str, User], make_api: Callable[[], Api]
     ) -> None:
-        """Under ASGI (`sspr serve`) the export is an asynchronous stream: Django would
-        otherwise read it whole into memory before sending a byte."""
+        """`sspr serve` sends each chunk as the export produces it, rather than the whole
+        export read into memory first: the first lines leave before the second page of events
+        (1,000 a page) is read."""
         sign_outs(people["alice"].tenant, 1500)
         token = as_admin(make_api).token
+        timeline: list[str] = []
 
-        async def download() -> tuple[bool, list[bytes]]:
-            response = await AsyncClient().get(
-                f"/api/v1{EVENTS}/export?format=jsonl&activity=Sign-out",
-                headers={"Authorization": f"Bearer {token}"},
+        def log_query(execute: Any, sql: str, *args: Any) -> Any:
+            if "audit_auditevent" in sql:
+                timeline.append("read events")
+            return execute(sql, *args)
+
+        def watch(sender: Any, connection: Any, **kwargs: Any) -> None:
+            connection.execute_wrappers.append(log_query)
+
+        app = PooledASGIHandler(page_threads=1, agent_threads=1)
+        connection_created.connect(watch)
+        try:
+            answer = asyncio.run(
+                call(
+                    app,
+                    f"/api/v1{EVENTS}/export?format=jsonl&activity=Sign-out",
+                    headers={"Authorization": f"Bearer {token}"},
+                    on_chunk=lambda _: timeline.append("sent"),
+                )
             )
-            assert response.status_code == 200
-            return response.is_async, [c async for c in response.streaming_content]
-
-        is_async, chunks = async_to_sync(download)()
-        assert is_async
-        assert len(chunks) == 2  # 1000 + 500
-        assert sum(len(c.splitlines()) for c in chunks) == 1500
+        finally:
+            connection_created.disconnect(watch)
+            app.pages.submit(connections.close_all).result(10)
+            app.pages.shutdown()
+            app.agents.shutdown()
+        assert answer.status == 200
+        assert len(answer.body.splitlines()) == 1500
+        reads = [i for i, step in enumerate(timeline) if step == "read events"]
+        assert len(reads) >= 2 and timeline.index("sent") < reads[-1], timeline

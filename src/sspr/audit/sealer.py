@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 RETRIES = 3
 RETRY_SECONDS = 1.0
+# The thread lets events gather this long before it seals: sealing is one transaction under the
+# tenant's chain lock whatever the number of events, and the requests need the CPU more.
+GATHER_SECONDS = 0.2
 
 
 def _seal_now(events: Sequence[AuditEvent]) -> bool:
@@ -75,11 +78,14 @@ class _Background:
                 self._cond.wait_for(lambda: self._pending or self._stopping)
                 if self._stopping and not self._pending:
                     return
+                self._cond.wait_for(lambda: self._stopping, GATHER_SECONDS)
                 taken, self._pending, self._busy = self._pending, [], True
             try:
                 self._seal(taken)
             finally:
-                connection.close()  # never hold a connection (or a dead one) while idle
+                # Kept for the next batch, as a request thread keeps its own; a broken one is
+                # closed now, and the next batch's first query checks the one it finds.
+                connection.close_if_unusable_or_obsolete()
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()

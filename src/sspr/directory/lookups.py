@@ -8,7 +8,10 @@ from sspr.errors import NotFound
 
 
 def find_user(tenant: Tenant, upn: str) -> User | None:
-    return User.objects.filter(tenant=tenant, upn=normalise_upn(upn)).first()
+    user = User.objects.filter(tenant=tenant, upn=normalise_upn(upn)).first()
+    if user is not None:
+        user.tenant = tenant  # the caller's, rather than a second query for the same row
+    return user
 
 
 def get_user(tenant: Tenant, upn: str) -> User:

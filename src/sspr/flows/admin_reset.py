@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import secrets
 import string
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
+from sspr.afterwards import after_commit
 from sspr.audit.events import Activity, failure, record
 from sspr.directory import credentials
 from sspr.directory.models import Lockout, User
@@ -81,5 +83,5 @@ def reset_by_admin(actor: User, target: User, password: str | None = None) -> st
             on_premises=synced,
             caller_verified_with=checked.method if checked else "",
         )
-        transaction.on_commit(lambda: notify_admin_reset(target))
+        after_commit(partial(notify_admin_reset, target))
     return chosen

@@ -11,10 +11,13 @@ only when it has accepted does the service record anything.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sspr.afterwards import after_commit
 from sspr.audit.events import Activity, failure, record
 from sspr.directory import credentials, lockout
 from sspr.directory.models import Credential, User
@@ -110,4 +113,4 @@ def change_password(credential: Credential, current_password: str, new_password:
             other_sessions_ended=revoked,
             on_premises=synced,
         )
-        transaction.on_commit(lambda: notify_password_changed(user))
+        after_commit(partial(notify_password_changed, user))

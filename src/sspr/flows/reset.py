@@ -8,6 +8,7 @@ same answers, hints derived from a keyed hash of the name, nothing sent, and no 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from sspr.afterwards import after_commit
 from sspr.audit import context
 from sspr.audit.events import Activity, failure, record
 from sspr.crypto import keyed_digest
@@ -338,7 +340,7 @@ def complete(flow_id: str, new_password: str | None, action: str | None = None) 
             sessions_ended=ended,
             on_premises=synced,
         )
-        transaction.on_commit(lambda: notify_reset(user))
+        after_commit(partial(notify_reset, user))
     _clear_counters(flow)
     return current
 

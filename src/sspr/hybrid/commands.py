@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -30,7 +31,7 @@ from nacl.public import PublicKey, SealedBox
 from sspr.directory.models import Tenant
 from sspr.errors import Conflict, DomainError
 from sspr.hybrid import wakeup
-from sspr.hybrid.models import Agent, Command
+from sspr.hybrid.models import Agent, Command, new_command_id
 from sspr.hybrid.signing import b64, sign_command, unb64
 from sspr_protocol import messages
 from sspr_protocol.messages import CommandKind, Result, Target
@@ -119,6 +120,7 @@ def enqueue(
     secrets: dict[str, str],
     options: dict[str, Any],
     timeout: float = 8.0,
+    command_id: str | None = None,
 ) -> Command:
     """Queue a command for the tenant's live agents; AgentUnavailable when there is none.
 
@@ -134,6 +136,7 @@ def enqueue(
         raise RuntimeError("commands are queued outside transactions")
     now = timezone.now()
     command = Command.objects.create(
+        id=command_id or new_command_id(),
         tenant=tenant,
         kind=CommandKind(kind).value,
         idempotency_key=random.token_hex(16),
@@ -171,22 +174,29 @@ def run(
     Raises AgentUnavailable when no live agent can, WritebackTimeout when none answered by
     the command's expiry plus two seconds. Call it outside any transaction.
     """
-    command = enqueue(tenant, kind, target, secrets, options, timeout)
     started = time.monotonic()
     deadline = started + timeout + GRACE_SECONDS
-    log.debug(
-        "agent_command_queued tenant=%s command=%s kind=%s", tenant.slug, command.pk, command.kind
-    )
-    with wakeup.listening(wakeup.command_topic(command.pk)) as ended:
+    command_id = new_command_id()
+    # Listening before the command exists: an answer however quick cannot be missed, and
+    # nothing needs to be read before the first announcement.
+    with wakeup.listening(wakeup.command_topic(command_id)) as ended:
+        command = enqueue(tenant, kind, target, secrets, options, timeout, command_id)
+        log.debug(
+            "agent_command_queued tenant=%s command=%s kind=%s",
+            tenant.slug,
+            command.pk,
+            command.kind,
+        )
         while True:
-            result = _answered(command.pk)
-            if result is not None:
-                break
             left = deadline - time.monotonic()
             if left <= 0:
                 result = _give_up(command)
                 break
             ended.wait(min(left, FALLBACK_SECONDS))
+            answered = _answered(command.pk)
+            if answered is not None:
+                result = answered
+                break
     log.info(
         "agent_command_answered tenant=%s command=%s kind=%s outcome=%s ms=%d",
         tenant.slug,
@@ -252,48 +262,47 @@ def _message(command: Command, agent: Agent) -> messages.Command:
 def sweep(tenant_id: int) -> None:
     """Take back claims not started in time; end commands nobody waits for any more.
 
-    Reads first and writes only when there is something to change: agents call this with every
+    One read, and writes only when there is something to change: agents call this with every
     poll, and on SQLite every write takes the database's one write lock.
     """
     now = timezone.now()
-    abandoned = list(
-        Command.objects.filter(
-            tenant_id=tenant_id,
-            state=Command.State.CLAIMED,
-            claimed_at__lt=now - timedelta(seconds=STALE_CLAIM_SECONDS),
-        ).values_list("pk", "claimed_by_id")
+    stale = now - timedelta(seconds=STALE_CLAIM_SECONDS)
+    orphaned = now - timedelta(seconds=ORPHAN_SECONDS)
+    live = [Command.State.QUEUED, Command.State.CLAIMED, Command.State.STARTED]
+    due = Command.objects.filter(tenant_id=tenant_id).filter(
+        Q(state=Command.State.CLAIMED, claimed_at__lt=stale)
+        | Q(state__in=live, expires_at__lt=orphaned)
     )
-    for pk, agent_id in abandoned:
+    for pk, state, agent_id, expires_at in due.values_list(
+        "pk", "state", "claimed_by_id", "expires_at"
+    ):
+        if expires_at < orphaned:
+            # Normally the waiting request ends its command; these were left by one that died.
+            if state == Command.State.STARTED:
+                Command.objects.filter(pk=pk, state=state).update(
+                    state=Command.State.FAILED, sealed={}, finished_at=now, result=_no_answer(pk)
+                )
+            else:
+                Command.objects.filter(pk=pk, state=state).update(
+                    state=Command.State.EXPIRED, sealed={}, finished_at=now
+                )
         # Only if still claimed by the same silent agent: it may have started meanwhile.
-        if Command.objects.filter(
+        elif Command.objects.filter(
             pk=pk, state=Command.State.CLAIMED, claimed_by_id=agent_id
         ).update(state=Command.State.QUEUED, claimed_by=None, claimed_at=None):
             log.info("agent_command_requeued command=%s from_agent=%s", pk, agent_id)
             wakeup.announce(wakeup.agents_topic(tenant_id))
-    # Normally the waiting request ends its command; these were left by one that died.
-    orphaned = now - timedelta(seconds=ORPHAN_SECONDS)
-    for pk, state in Command.objects.filter(
-        tenant_id=tenant_id,
-        state__in=[Command.State.QUEUED, Command.State.CLAIMED, Command.State.STARTED],
-        expires_at__lt=orphaned,
-    ).values_list("pk", "state"):
-        if state == Command.State.STARTED:
-            Command.objects.filter(pk=pk, state=state).update(
-                state=Command.State.FAILED, sealed={}, finished_at=now, result=_no_answer(pk)
-            )
-        else:
-            Command.objects.filter(pk=pk, state=state).update(
-                state=Command.State.EXPIRED, sealed={}, finished_at=now
-            )
 
 
-def claim(agent: Agent, limit: int = 10) -> list[dict[str, Any]]:
+def claim(agent: Agent, limit: int = 10, swept: bool = False) -> list[dict[str, Any]]:
     """Claim up to `limit` queued, unexpired commands this agent can carry out.
 
     Answers `[{"command": {...}, "signature": "<b64>"}]`, each command holding only the secrets
-    sealed to this agent's key, signed by the service.
+    sealed to this agent's key, signed by the service. `swept`: the caller looked for stale
+    claims less than a second ago (a long poll woken by an announcement).
     """
-    sweep(agent.tenant_id)
+    if not swept:
+        sweep(agent.tenant_id)
     now = timezone.now()
     queued = Command.objects.filter(
         tenant_id=agent.tenant_id, state=Command.State.QUEUED, expires_at__gt=now

@@ -97,8 +97,16 @@ def _service_row() -> ServiceKey:
         return ServiceKey.objects.get(pk=1)
 
 
+_last_unsealed: tuple[str, SigningKey] | None = None  # unsealed once, not per command
+
+
 def service_key() -> SigningKey:
-    return SigningKey(unb64(unseal(_service_row().sealed_private_key), 32))
+    global _last_unsealed
+    sealed = _service_row().sealed_private_key
+    last = _last_unsealed
+    if last is None or last[0] != sealed:
+        last = _last_unsealed = (sealed, SigningKey(unb64(unseal(sealed), 32)))
+    return last[1]
 
 
 def service_public_key() -> str:

@@ -98,7 +98,6 @@ def audit_export(request: HttpRequest, credential: Credential) -> HttpResponse:
             status=400,
         )
     return streaming_download(  # type: ignore[return-value]
-        request,
         export.chunks(fmt, tenant, flt),
         fmt.content_type,
         export.filename(fmt, tenant, timezone.now()),

@@ -144,14 +144,17 @@ def poll_commands(request: HttpRequest, query: Query[PollQuery]) -> dict[str, An
     agent = agent_of(request)
     deadline = time.monotonic() + query.wait
     with wakeup.listening(wakeup.agents_topic(agent.tenant_id)) as changed:
+        announced = False
         while True:
-            claimed = commands.claim(agent)
+            # The sweep is for claims grown stale with time: not worth a query on the way to a
+            # command just announced.
+            claimed = commands.claim(agent, swept=announced)
             asked = sync_progress.requested(agent.tenant)
             news = asked["sync_request"] not in ("", query.sync_seen)
             left = deadline - time.monotonic()
             if claimed or news or left <= 0 or changed.closing:
                 return {"commands": claimed, **asked}
-            changed.wait(min(left, FALLBACK_SECONDS))
+            announced = changed.wait(min(left, FALLBACK_SECONDS))
             if not Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).exists():
                 raise AgentUnauthenticated("This agent was revoked.")
 

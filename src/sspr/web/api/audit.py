@@ -122,7 +122,6 @@ def export_audit_events(
     flt = filters.parsed()
     fmt = export.FORMATS[filters.format]
     return streaming_download(
-        request,
         export.chunks(fmt, scope, flt),
         fmt.content_type,
         export.filename(fmt, scope, timezone.now()),
