@@ -79,6 +79,10 @@ KEEP_IDLE_SECONDS = 4.0
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
+class StaleConnection(ConnectionError):
+    """The kept connection had been closed by the service; the request was not answered."""
+
+
 class HttpError(Exception):
     def __init__(self, status: int, body: bytes) -> None:
         super().__init__(status)
@@ -125,10 +129,7 @@ class _Connections:
         except _STALE:
             if kept is None:
                 raise
-            # Closed by the server while idle: the request never reached a handler.
-            status, data, reusable = self._exchange(
-                self._new(timeout), method, target, body, headers, timeout
-            )
+            raise StaleConnection() from None
         if reusable is not None:
             self._local.connection, self._local.used = reusable, time.monotonic()
         if not 200 <= status < 300:
@@ -287,6 +288,26 @@ class Channel:
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        signed: bool,
+        timeout: float,
+    ) -> bytes:
+        for _ in range(2):
+            if signed:  # signed anew each time: a nonce is good for one request
+                headers.update(self._headers(method, path, body))
+            try:
+                return self._connections.request(
+                    method, path, body if method != "GET" else None, headers, timeout
+                )
+            except StaleConnection:
+                continue  # on a new connection this time
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _once(
         self, method: str, path: str, body: bytes, signed: bool, timeout: float
     ) -> dict[str, Any]:
@@ -296,12 +317,8 @@ class Channel:
         }
         if method != "GET":
             headers["Content-Type"] = "application/json"
-        if signed:
-            headers.update(self._headers(method, path, body))
         try:
-            raw = self._connections.request(
-                method, path, body if method != "GET" else None, headers, timeout
-            )
+            raw = self._send(method, path, body, headers, signed, timeout)
         except HttpError as exc:
             code, message = _error_fields(exc.body)
             raise ChannelError(

@@ -24,6 +24,8 @@ class Service:
         self.connections = 0
         self.requests: list[str] = []
         self.hang_up = False
+        self.drop_next = False  # read the next request, then close without an answer
+        self.nonces: list[str] = []
         self.status = 200
         service = self
 
@@ -41,6 +43,11 @@ class Service:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 service.requests.append(f"{self.command} {self.path}")
+                service.nonces.append(self.headers.get("X-SSPR-Nonce", ""))
+                if service.drop_next:
+                    service.drop_next = False
+                    self.close_connection = True
+                    return
                 raw = json.dumps(
                     {"code": "command_ended", "message": "ended"}
                     if service.status >= 400
@@ -112,6 +119,16 @@ def test_a_connection_closed_by_the_service_is_replaced(service: Service, channe
         "POST /sspr/api/v1/agent/commands/c2/start",
     ]
     assert service.connections == 2
+
+
+def test_a_request_sent_again_is_signed_again(service: Service, channel: Channel) -> None:
+    """The service may have read the first one before its connection went: the same nonce
+    would be refused as a replay."""
+    channel.start("c1")
+    service.drop_next = True
+    channel.start("c2")
+    assert service.requests[1:] == ["POST /sspr/api/v1/agent/commands/c2/start"] * 2
+    assert service.nonces[1] != service.nonces[2]
 
 
 def test_a_connection_idle_too_long_is_not_used(

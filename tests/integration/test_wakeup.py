@@ -80,6 +80,19 @@ def test_closing_releases_every_waiter() -> None:
     assert released.is_set() and board.closing
 
 
+def test_after_closing_a_waiter_that_goes_on_waits_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = wakeup._Board()
+    monkeypatch.setattr(wakeup, "_board", board)
+    slept: list[float] = []
+    monkeypatch.setattr(wakeup, "_sleep", slept.append)
+    waiter = wakeup.Waiter("command:f", board.enter("command:f"))
+    board.close()
+    assert waiter.wait(0.5) is False and waiter.wait(0.5) is False
+    assert slept == [0.5, 0.5]  # not returning at once, again and again
+
+
 def test_an_announcement_published_by_another_process_wakes_this_one(
     redis_url: str, settings: Any
 ) -> None:

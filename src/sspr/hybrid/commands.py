@@ -298,8 +298,9 @@ def claim(agent: Agent, limit: int = 10, swept: bool = False) -> list[dict[str, 
     """Claim up to `limit` queued, unexpired commands this agent can carry out.
 
     Answers `[{"command": {...}, "signature": "<b64>"}]`, each command holding only the secrets
-    sealed to this agent's key, signed by the service. `swept`: the caller looked for stale
-    claims less than a second ago (a long poll woken by an announcement).
+    sealed to this agent's key, signed by the service. `swept`: leave out the look for stale
+    claims (a long poll woken by an announcement; it looks when it starts and when it wakes
+    without one, at least once a second).
     """
     if not swept:
         sweep(agent.tenant_id)

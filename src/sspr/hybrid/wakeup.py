@@ -78,6 +78,7 @@ class _Board:
 
 
 _board = _Board()
+_sleep = time.sleep
 
 
 def close() -> None:
@@ -99,6 +100,11 @@ class Waiter:
         return _board.closing
 
     def wait(self, timeout: float) -> bool:
+        if _board.closing:
+            # Nothing is announced any more: whoever goes on waiting (a reset whose agent may
+            # still answer) looks at the database at the fallback pace, not in a tight loop.
+            _sleep(max(timeout, 0.0))
+            return False
         before = self._seen
         self._seen = _board.wait(self.topic, before, max(timeout, 0.0))
         return self._seen != before
