@@ -152,10 +152,11 @@ class Service:
             )
         return done.stdout
 
-    def start(self) -> None:
+    def start(self, workers: int = 1) -> None:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [str(SSPR), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [str(SSPR), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--workers", str(workers)],
                 env=self.env, cwd=self.data_dir, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 from django.db import connections
 from django.db.backends.signals import connection_created
 
-from sspr.web.serving import PooledASGIHandler
+from sspr.hybrid import wakeup
+from sspr.web.serving import PooledASGIHandler, end_long_polls_on_stop
 from tests.asgi_call import Answer, call, get
 from tests.integration import serving_urls
 
@@ -88,7 +90,33 @@ def test_nothing_a_request_sets_in_its_context_is_left_for_the_next(
     assert get(app, "/probe/read/").body == "clean"  # the same, only thread
 
 
-def test_the_handler_answers_the_lifespan_protocol(app: PooledASGIHandler) -> None:
+@pytest.fixture
+def signal_handlers() -> Iterator[None]:
+    """The process's own handlers again afterwards (starting to serve chains to them)."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_a_stop_signal_ends_the_long_polls_then_reaches_the_server(
+    signal_handlers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = wakeup._Board()
+    monkeypatch.setattr(wakeup, "_board", board)
+    heard: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, frame: heard.append(number))  # the server's
+    end_long_polls_on_stop()
+    handler = signal.getsignal(signal.SIGTERM)
+    assert callable(handler)
+    handler(signal.SIGTERM, None)
+    assert board.closing  # every long poll answers now
+    assert heard == [signal.SIGTERM]  # and the server stops as it would have
+
+
+def test_the_handler_answers_the_lifespan_protocol(
+    app: PooledASGIHandler, signal_handlers: None
+) -> None:
     said: list[str] = []
     heard = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
 

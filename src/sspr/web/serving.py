@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import signal
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 from typing import IO, Any
 
 from django.conf import settings
@@ -31,6 +34,7 @@ from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 from sspr import afterwards
+from sspr.hybrid import wakeup
 
 Scope = MutableMapping[str, Any]
 Message = dict[str, Any]
@@ -54,6 +58,27 @@ def headers_of(response: HttpResponseBase) -> list[tuple[bytes, bytes]]:
         for cookie in response.cookies.values()
     ]
     return headers
+
+
+def end_long_polls_on_stop() -> None:
+    """Make a stop signal end the agents' long polls at once, before the server's own handler
+    sees it: the server waits for open requests, and a long poll would hold the stop for up to
+    its 30 s. Called at the start of serving, when the server (uvicorn, in each process of
+    `--workers N` too) has put its handlers in place."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals are handled in the main thread only
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(number)
+        if not callable(previous):
+            continue
+
+        def chained(
+            received: int, frame: FrameType | None, previous: Callable[..., Any] = previous
+        ) -> None:
+            wakeup.close()
+            previous(received, frame)
+
+        signal.signal(number, chained)
 
 
 class PooledASGIHandler(ASGIHandler):
@@ -146,6 +171,7 @@ class PooledASGIHandler(ASGIHandler):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                end_long_polls_on_stop()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.pages.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -8,20 +7,12 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 
 from sspr.cli.management.commands._base import SsprCommand
-from sspr.hybrid import wakeup
 
 
 def add_server_arguments(parser: CommandParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
-
-
-class _Server(uvicorn.Server):
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # Agents' long polls would otherwise hold the stop for up to their 25 s.
-        wakeup.close()
-        super().handle_exit(sig, frame)
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:
@@ -35,10 +26,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         # A reset waiting for its agent, at most; a stop never hangs on a client.
         "timeout_graceful_shutdown": 12,
     }
-    if workers > 1:
-        uvicorn.run("sspr.asgi:application", workers=workers, **options)
-    else:
-        _Server(uvicorn.Config("sspr.asgi:application", **options)).run()
+    # A stop ends the agents' long polls at once (sspr.web.serving.end_long_polls_on_stop).
+    uvicorn.run("sspr.asgi:application", workers=workers, **options)
 
 
 class Command(SsprCommand):
