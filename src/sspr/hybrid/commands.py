@@ -32,7 +32,7 @@ from sspr.directory.models import Tenant
 from sspr.errors import Conflict, DomainError
 from sspr.hybrid import wakeup
 from sspr.hybrid.models import Agent, Command, new_command_id
-from sspr.hybrid.signing import b64, sign_command, unb64
+from sspr.hybrid.signing import b64, envelopes, unb64
 from sspr_protocol import messages
 from sspr_protocol.messages import CommandKind, Result, Target
 
@@ -119,8 +119,8 @@ def enqueue(
     target: Target,
     secrets: dict[str, str],
     options: dict[str, Any],
-    timeout: float = 8.0,
-    command_id: str | None = None,
+    timeout: float,
+    command_id: str,
 ) -> Command:
     """Queue a command for the tenant's live agents; AgentUnavailable when there is none.
 
@@ -136,7 +136,7 @@ def enqueue(
         raise RuntimeError("commands are queued outside transactions")
     now = timezone.now()
     command = Command.objects.create(
-        id=command_id or new_command_id(),
+        id=command_id,
         tenant=tenant,
         kind=CommandKind(kind).value,
         idempotency_key=random.token_hex(16),
@@ -294,21 +294,21 @@ def sweep(tenant_id: int) -> None:
             wakeup.announce(wakeup.agents_topic(tenant_id))
 
 
-def claim(agent: Agent, limit: int = 10, swept: bool = False) -> list[dict[str, Any]]:
+def claim(agent: Agent, limit: int = 10, sweep_first: bool = True) -> list[dict[str, Any]]:
     """Claim up to `limit` queued, unexpired commands this agent can carry out.
 
     Answers `[{"command": {...}, "signature": "<b64>"}]`, each command holding only the secrets
-    sealed to this agent's key, signed by the service. `swept`: leave out the look for stale
-    claims (a long poll woken by an announcement; it looks when it starts and when it wakes
-    without one, at least once a second).
+    sealed to this agent's key, signed by the service. `sweep_first`: look for stale claims
+    first (a long poll woken by an announcement does not; it looks when it starts and when it
+    wakes without one, at least once a second).
     """
-    if not swept:
+    if sweep_first:
         sweep(agent.tenant_id)
     now = timezone.now()
     queued = Command.objects.filter(
         tenant_id=agent.tenant_id, state=Command.State.QUEUED, expires_at__gt=now
     ).order_by("issued_at")[: max(limit * 5, 50)]
-    claimed: list[dict[str, Any]] = []
+    claimed: list[messages.Command] = []
     for command in queued:
         if len(claimed) >= limit:
             break
@@ -319,10 +319,9 @@ def claim(agent: Agent, limit: int = 10, swept: bool = False) -> list[dict[str, 
         if Command.objects.filter(pk=command.pk, state=Command.State.QUEUED).update(
             state=Command.State.CLAIMED, claimed_by=agent, claimed_at=now
         ):
-            message = _message(command, agent)
-            claimed.append({"command": message.unsigned(), "signature": sign_command(message)})
+            claimed.append(_message(command, agent))
             log.debug("agent_command_claimed command=%s agent=%s", command.pk, agent.pk)
-    return claimed
+    return envelopes(claimed)
 
 
 def start(agent: Agent, command_id: str) -> None:

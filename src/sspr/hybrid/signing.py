@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -114,9 +115,19 @@ def service_public_key() -> str:
     return _service_row().public_key
 
 
-def sign_command(command: Command) -> str:
-    """Base64 Ed25519 signature over the command's canonical JSON."""
-    return b64(service_key().sign(canonical(command.unsigned())).signature)
+def envelopes(commands: list[Command]) -> list[dict[str, Any]]:
+    """`{"command": {...}, "signature": "<b64>"}` for each command: an Ed25519 signature over
+    its canonical JSON, with the service key read once for all of them."""
+    if not commands:
+        return []
+    key = service_key()
+    signed = []
+    for command in commands:
+        unsigned = command.unsigned()
+        signed.append(
+            {"command": unsigned, "signature": b64(key.sign(canonical(unsigned)).signature)}
+        )
+    return signed
 
 
 def request_message(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:

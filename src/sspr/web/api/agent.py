@@ -148,7 +148,7 @@ def poll_commands(request: HttpRequest, query: Query[PollQuery]) -> dict[str, An
         while True:
             # The sweep is for claims grown stale with time: not worth a query on the way to a
             # command just announced.
-            claimed = commands.claim(agent, swept=announced)
+            claimed = commands.claim(agent, sweep_first=not announced)
             asked = sync_progress.requested(agent.tenant)
             news = asked["sync_request"] not in ("", query.sync_seen)
             left = deadline - time.monotonic()
